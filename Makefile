@@ -1,0 +1,86 @@
+# ngx_http_remote_help_module
+#
+#   make            build build/ngx_http_remote_help_module.so
+#   make run        nginx in the foreground on 127.0.0.1:8080 (docs/nginx.conf)
+#   make test       the whole suite: C unit tests and prove -r t/
+#   make unit       the C unit tests alone
+#
+# Missing Debian packages are installed with apt-get first.
+
+NGINX       ?= /usr/sbin/nginx
+NGINX_SRC   ?= /usr/share/nginx/src
+BUILD       := $(CURDIR)/build
+MODULE      := $(BUILD)/ngx_http_remote_help_module.so
+NGX_BUILD   := $(BUILD)/nginx
+
+CC          ?= cc
+CFLAGS_CC   := -g -O2 -fstack-protector-strong -Wformat \
+               -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2
+LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
+
+PACKAGES    := nginx nginx-dev libyajl-dev gcc make libc6-dev perl curl
+TEST_PACKAGES := libjson-pp-perl
+
+SRC         := $(wildcard src/*.c src/*.h)
+PURE_SRC    := src/ngx_http_remote_help_schema.c \
+               src/ngx_http_remote_help_parse.c \
+               src/ngx_http_remote_help_json.c
+UNIT_SRC    := $(wildcard t/unit/*.c)
+UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+
+PROVE_FLAGS ?=
+
+.PHONY: all deps test-deps run test unit clean
+
+all: $(MODULE)
+
+# apt-get only what dpkg says is missing
+deps:
+	@missing=""; \
+	for p in $(PACKAGES) $(EXTRA_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
+
+test-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
+
+$(NGX_BUILD)/Makefile: config
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(NGX_BUILD)
+	@echo "configuring against $(NGINX_SRC) (log: $(BUILD)/configure.log)"
+	@cd $(NGINX_SRC) && bash -c '. ./conf_flags && ./configure \
+	    --with-cc-opt="$(CFLAGS_CC)" --with-ld-opt="$(LDFLAGS_LD)" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module="$(CURDIR)" --builddir="$(NGX_BUILD)"' \
+	    > $(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(NGX_BUILD)/Makefile $(SRC)
+	@$(MAKE) --no-print-directory deps
+	$(MAKE) -f $(NGX_BUILD)/Makefile -C $(NGINX_SRC) modules
+	cp $(NGX_BUILD)/ngx_http_remote_help_module.so $@
+
+$(BUILD)/unit/%: t/unit/%.c $(PURE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/unit
+	$(CC) -g -O1 -Wall -Wextra -Werror -Isrc -o $@ $< $(PURE_SRC) -lyajl
+
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+run: $(MODULE)
+	@mkdir -p $(BUILD)/run
+	$(NGINX) -p $(CURDIR)/ -c docs/nginx.conf -e $(BUILD)/run/error.log \
+	    -g 'daemon off;'
+
+test: $(MODULE) $(UNIT_BIN)
+	@$(MAKE) --no-print-directory test-deps
+	prove $(PROVE_FLAGS) -r t/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,518 @@
+
+/*
+ * ngx_http_remote_help_module: the shared-memory store.
+ *
+ * Every object is one slab chunk: a header with the rbtree node, the
+ * spans of its property literals, its key, and its JSON rendered once
+ * at write time.  The rbtree orders objects by (set, hash of the key,
+ * key), which gives both the lookup and a stable order for listings.
+ * Readers share an ngx_rwlock; writers hold it exclusively, and the slab
+ * is only touched under it, so the slab's own mutex is not needed.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_remote_help_store.h"
+
+
+typedef struct {
+    ngx_rbtree_node_t             node;         /* node.key: key hash */
+    uint64_t                      seq;
+    uint32_t                      key_len;
+    uint32_t                      json_len;
+    u_char                        set;
+    u_char                        nprops;
+    u_char                        pad[6];
+    u_char                        data[1];      /* spans, key, JSON */
+} ngx_http_remote_help_node_t;
+
+
+#define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
+#define ngx_http_rh_key(n)      ((n)->data + 8 * (n)->nprops)
+#define ngx_http_rh_json(n)     (ngx_http_rh_key(n) + (n)->key_len)
+#define ngx_http_rh_size(n)                                                  \
+    (offsetof(ngx_http_remote_help_node_t, data) + 8 * (n)->nprops           \
+     + (n)->key_len + (n)->json_len)
+
+
+static ngx_int_t ngx_http_remote_help_cmp(ngx_uint_t set, uint32_t hash,
+    u_char *key, size_t len, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
+    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
+    ngx_str_t *key);
+static ngx_http_remote_help_node_t *ngx_http_remote_help_first(
+    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
+    ngx_str_t *key, ngx_uint_t inclusive);
+static ngx_int_t ngx_http_remote_help_copy_zone(
+    ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle);
+
+
+static ngx_int_t
+ngx_http_remote_help_cmp(ngx_uint_t set, uint32_t hash, u_char *key,
+    size_t len, ngx_http_remote_help_node_t *n)
+{
+    if (set != n->set) {
+        return set < n->set ? -1 : 1;
+    }
+
+    if (hash != n->node.key) {
+        return hash < n->node.key ? -1 : 1;
+    }
+
+    return ngx_memn2cmp(key, ngx_http_rh_key(n), len, n->key_len);
+}
+
+
+static void
+ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t            **p;
+    ngx_http_remote_help_node_t   *n, *t;
+
+    n = (ngx_http_remote_help_node_t *) node;
+
+    for ( ;; ) {
+
+        t = (ngx_http_remote_help_node_t *) temp;
+
+        p = (ngx_http_remote_help_cmp(n->set, (uint32_t) node->key,
+                                      ngx_http_rh_key(n), n->key_len, t)
+             < 0)
+            ? &temp->left : &temp->right;
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_remote_help_node_t *
+ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
+    uint32_t hash, ngx_str_t *key)
+{
+    ngx_int_t           rc;
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = sh->rbtree.root;
+    sentinel = sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        rc = ngx_http_remote_help_cmp(set, hash, key->data, key->len,
+                                      (ngx_http_remote_help_node_t *) node);
+
+        if (rc == 0) {
+            return (ngx_http_remote_help_node_t *) node;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* the first object after (set, hash, key), or at it when inclusive */
+
+static ngx_http_remote_help_node_t *
+ngx_http_remote_help_first(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
+    uint32_t hash, ngx_str_t *key, ngx_uint_t inclusive)
+{
+    ngx_int_t           rc;
+    ngx_rbtree_node_t  *node, *sentinel, *best;
+
+    node = sh->rbtree.root;
+    sentinel = sh->rbtree.sentinel;
+    best = NULL;
+
+    while (node != sentinel) {
+
+        rc = ngx_http_remote_help_cmp(set, hash, key->data, key->len,
+                                      (ngx_http_remote_help_node_t *) node);
+
+        if (rc < 0 || (rc == 0 && inclusive)) {
+            best = node;
+            node = node->left;
+
+        } else {
+            node = node->right;
+        }
+    }
+
+    return (ngx_http_remote_help_node_t *) best;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
+    ngx_http_remote_help_obj_t *obj)
+{
+    uint32_t                      hash;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_node_t  *n;
+
+    sh = zone->sh;
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    ngx_rwlock_rlock(&sh->lock);
+
+    n = ngx_http_remote_help_lookup(sh, set, hash, key);
+
+    if (n == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_MISSING;
+    }
+
+    obj->json.data = ngx_pnalloc(pool, n->json_len);
+    if (obj->json.data == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_ERROR;
+    }
+
+    obj->json.len = n->json_len;
+    obj->seq = n->seq;
+
+    ngx_memcpy(obj->json.data, ngx_http_rh_json(n), n->json_len);
+    ngx_memcpy(obj->spans, ngx_http_rh_spans(n), 8 * n->nprops);
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
+    uint64_t seq)
+{
+    size_t                        size;
+    uint32_t                      hash;
+    ngx_uint_t                    nprops;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_node_t  *n, *old;
+
+    sh = zone->sh;
+    hash = ngx_murmur_hash2(key->data, key->len);
+    nprops = ngx_rh_sets[set].nprops;
+
+    size = offsetof(ngx_http_remote_help_node_t, data) + 8 * nprops
+           + key->len + json->len;
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    old = ngx_http_remote_help_lookup(sh, set, hash, key);
+
+    if (seq == 0) {
+        if (old) {
+            ngx_rwlock_unlock(&sh->lock);
+            return NGX_HTTP_RH_EXISTS;
+        }
+
+    } else if (old == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_MISSING;
+
+    } else if (old->seq != seq) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_CHANGED;
+    }
+
+    n = ngx_slab_alloc_locked(zone->shpool, size);
+
+    if (n == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_NOSPACE;
+    }
+
+    n->node.key = hash;
+    n->seq = ++sh->seq;
+    n->key_len = (uint32_t) key->len;
+    n->json_len = (uint32_t) json->len;
+    n->set = (u_char) set;
+    n->nprops = (u_char) nprops;
+
+    ngx_memcpy(ngx_http_rh_spans(n), spans, 8 * nprops);
+    ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);
+    ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
+
+    if (old) {
+        ngx_rbtree_delete(&sh->rbtree, &old->node);
+        ngx_slab_free_locked(zone->shpool, old);
+
+    } else {
+        sh->objects[set]++;
+    }
+
+    ngx_rbtree_insert(&sh->rbtree, &n->node);
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key)
+{
+    uint32_t                      hash;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_node_t  *n;
+
+    sh = zone->sh;
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    n = ngx_http_remote_help_lookup(sh, set, hash, key);
+
+    if (n == NULL) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_MISSING;
+    }
+
+    ngx_rbtree_delete(&sh->rbtree, &n->node);
+    ngx_slab_free_locked(zone->shpool, n);
+    sh->objects[set]--;
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *after, ngx_uint_t top, ngx_pool_t *pool,
+    ngx_array_t *items, ngx_str_t *last, ngx_uint_t *more)
+{
+    ngx_str_t                     empty, *item;
+    ngx_rbtree_node_t            *node;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_node_t  *n;
+
+    sh = zone->sh;
+
+    *more = 0;
+    ngx_str_null(last);
+
+    ngx_rwlock_rlock(&sh->lock);
+
+    if (after) {
+        n = ngx_http_remote_help_first(sh, set,
+                                       ngx_murmur_hash2(after->data,
+                                                        after->len),
+                                       after, 0);
+
+    } else {
+        ngx_str_null(&empty);
+        n = ngx_http_remote_help_first(sh, set, 0, &empty, 1);
+    }
+
+    while (n && n->set == set) {
+
+        if (items->nelts == top) {
+            *more = 1;
+            break;
+        }
+
+        item = ngx_array_push(items);
+        if (item == NULL) {
+            goto failed;
+        }
+
+        item->data = ngx_pnalloc(pool, n->json_len);
+        if (item->data == NULL) {
+            goto failed;
+        }
+
+        item->len = n->json_len;
+        ngx_memcpy(item->data, ngx_http_rh_json(n), n->json_len);
+
+        last->data = ngx_http_rh_key(n);
+        last->len = n->key_len;
+
+        node = ngx_rbtree_next(&sh->rbtree, &n->node);
+        n = (ngx_http_remote_help_node_t *) node;
+    }
+
+    if (last->len) {
+        last->data = ngx_pstrdup(pool, last);
+        if (last->data == NULL) {
+            goto failed;
+        }
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_remote_help_zone_t  *ozone = data;
+
+    size_t                        len;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        /* a reload with the size unchanged: the zone lives on */
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_remote_help_sh_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(sh, sizeof(ngx_http_remote_help_sh_t));
+
+    zone->sh = sh;
+    zone->shpool->data = sh;
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
+                    ngx_http_remote_help_rbtree_insert);
+
+    len = sizeof(" in remote_help_zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in remote_help_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is answered with 507, not logged */
+    zone->shpool->log_nomem = 0;
+
+    return ngx_http_remote_help_copy_zone(zone, (ngx_cycle_t *) ngx_cycle);
+}
+
+
+/*
+ * A reload that changed the zone's size gets a new zone; the old one is
+ * still mapped while the new cycle initializes, so its objects are
+ * copied over.  A new zone too small for them fails the reload.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
+    ngx_cycle_t *cycle)
+{
+    size_t                        size;
+    ngx_uint_t                    i, copied;
+    ngx_shm_zone_t               *oshm;
+    ngx_list_part_t              *part;
+    ngx_rbtree_node_t            *node;
+    ngx_http_remote_help_sh_t    *osh;
+    ngx_http_remote_help_zone_t  *ozone;
+    ngx_http_remote_help_node_t  *n, *copy;
+
+    part = &cycle->shared_memory.part;
+    oshm = part->elts;
+    ozone = NULL;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            oshm = part->elts;
+            i = 0;
+        }
+
+        if (oshm[i].tag == zone->shm_zone->tag
+            && oshm[i].shm.name.len == zone->name.len
+            && ngx_strncmp(oshm[i].shm.name.data, zone->name.data,
+                           zone->name.len) == 0)
+        {
+            ozone = oshm[i].data;
+            break;
+        }
+    }
+
+    if (ozone == NULL || ozone->sh == NULL) {
+        return NGX_OK;
+    }
+
+    osh = ozone->sh;
+    copied = 0;
+
+    ngx_rwlock_rlock(&osh->lock);
+
+    if (osh->rbtree.root != osh->rbtree.sentinel) {
+
+        for (node = ngx_rbtree_min(osh->rbtree.root, osh->rbtree.sentinel);
+             node;
+             node = ngx_rbtree_next(&osh->rbtree, node))
+        {
+            n = (ngx_http_remote_help_node_t *) node;
+            size = ngx_http_rh_size(n);
+
+            copy = ngx_slab_alloc_locked(zone->shpool, size);
+            if (copy == NULL) {
+                ngx_rwlock_unlock(&osh->lock);
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                              "remote_help_zone \"%V\" is too small for the "
+                              "objects it holds: copied %ui of them",
+                              &zone->name, copied);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(copy, n, size);
+            ngx_rbtree_insert(&zone->sh->rbtree, &copy->node);
+            copied++;
+        }
+    }
+
+    zone->sh->seq = osh->seq;
+    ngx_memcpy(zone->sh->objects, osh->objects, sizeof(osh->objects));
+
+    ngx_rwlock_unlock(&osh->lock);
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "remote_help_zone \"%V\" resized, %ui objects kept",
+                  &zone->name, copied);
+
+    return NGX_OK;
+}
