@@ -1,0 +1,94 @@
+#!/usr/bin/perl
+
+# Two workers share the zone: 8 parallel clients create 2,000 objects;
+# every one is readable afterwards, from any worker, and the listing holds
+# each exactly once.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use POSIX ();
+use Test::More;
+use RHTest qw(json_decode);
+
+my $t = RHTest->new(workers => 2)->config(zone => 'remote_help_zone zone=rh:32m;')
+    ->start();
+
+my $set = '/beta/RequestRemoteHelpSessionAccessResponse';
+my ($clients, $each) = (8, 250);
+
+is(scalar(my @w = $t->workers()), 2, 'two workers run');
+
+my @kids;
+for my $c (1 .. $clients) {
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        my $bad = 0;
+        for my $i (1 .. $each) {
+            my $r = $t->post($set, { sessionKey => "c$c-$i",
+                sessionType => 'viewScreen', pubSubEncryption => "v$c.$i" });
+            $bad++ unless $r->{status} == 201;
+        }
+        POSIX::_exit($bad ? 1 : 0);
+    }
+    push @kids, $pid;
+}
+
+my $failed = 0;
+for my $pid (@kids) {
+    waitpid($pid, 0);
+    $failed++ if $? != 0;
+}
+is($failed, 0, "$clients clients each got 201 for all $each creates");
+
+# each object readable, with its own value
+my $missing = 0;
+for my $c (1 .. $clients) {
+    for my $i (1 .. $each) {
+        my $r = $t->get("$set/c$c-$i");
+        $missing++ unless $r->{status} == 200
+            && json_decode($r->{body})->{pubSubEncryption} eq "v$c.$i";
+    }
+}
+is($missing, 0, 'every object is readable with its value');
+
+my ($objects) = $t->list_all("$set?\$top=333");
+my %seen;
+$seen{ $_->{sessionKey} }++ for @$objects;
+is(scalar @$objects, $clients * $each, 'the listing has 2000 objects');
+is(scalar(grep { $_ != 1 } values %seen), 0, 'each exactly once');
+is(scalar keys %seen, $clients * $each, 'and all distinct keys');
+
+# concurrent updates of one key from both workers: every one lands whole
+is($t->post('/beta/ExtendRemoteHelpSessionResponse',
+    { sessionKey => 'hot' })->{status}, 201, 'hot key created');
+
+@kids = ();
+for my $c (1 .. 4) {
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        my $bad = 0;
+        for my $i (1 .. 100) {
+            my $prop = $c % 2 ? 'acsHelperUserToken' : 'pubSubHelperAccessUri';
+            my $r = $t->patch('/beta/ExtendRemoteHelpSessionResponse/hot',
+                { $prop => "c$c-$i" });
+            $bad++ unless $r->{status} == 200;
+        }
+        POSIX::_exit($bad ? 1 : 0);
+    }
+    push @kids, $pid;
+}
+$failed = 0;
+for my $pid (@kids) {
+    waitpid($pid, 0);
+    $failed++ if $? != 0;
+}
+is($failed, 0, 'concurrent PATCHes of one key all succeed');
+my $doc = json_decode($t->get('/beta/ExtendRemoteHelpSessionResponse/hot')->{body});
+like($doc->{acsHelperUserToken}, qr/^c[13]-100$/, 'last write of odd clients');
+like($doc->{pubSubHelperAccessUri}, qr/^c[24]-100$/,
+    'last write of even clients: no update was lost to another');
+
+done_testing();

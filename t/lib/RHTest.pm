@@ -1,0 +1,459 @@
+package RHTest;
+
+# A small harness in the spirit of nginx-tests' Test::Nginx (which Debian
+# does not package): each test writes a config into a temporary prefix,
+# starts the stock nginx with the built module on a free port, talks HTTP
+# to it, and stops it by its pid at the end, also when the test dies.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Errno qw(EINTR);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(json_decode json_encode uri_escape);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../..');
+my @RUNNING;
+
+our $NGINX = $ENV{NGINX} // '/usr/sbin/nginx';
+our $MODULE = $ENV{RH_MODULE} // "$ROOT/build/ngx_http_remote_help_module.so";
+
+# "make test-valgrind" runs every nginx under valgrind: slower to start
+our @WRAPPER = $ENV{RH_VALGRIND} ? split(' ', $ENV{RH_VALGRIND}) : ();
+our $START_TIMEOUT = @WRAPPER ? 60 : 10;
+
+sub root { $ROOT }
+
+sub new {
+    my ($class, %opts) = @_;
+
+    my $dir = tempdir('rh-test-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{RH_KEEP});
+    # workers run as nobody when the master is root: let them in
+    chmod 0755, $dir;
+
+    my $self = bless {
+        dir => $dir,
+        port => $opts{port} // free_port(),
+        workers => $opts{workers} // 1,
+        token => 'test-token',
+    }, $class;
+
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub port { $_[0]{port} }
+
+# a port nobody listens on now
+sub free_port {
+    my $s = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+        ReuseAddr => 1, Listen => 1,
+    ) or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# the whole nginx.conf: %%PORT%%, %%PREFIX%% and %%MODULE%% are replaced;
+# without a text, a default one with a zone "rh" and "location /beta/"
+sub write_config {
+    my ($self, $conf) = @_;
+
+    $conf //= $self->default_config();
+
+    $conf =~ s/%%PORT%%/$self->{port}/g;
+    $conf =~ s/%%PREFIX%%/$self->{dir}/g;
+    $conf =~ s/%%MODULE%%/$MODULE/g;
+
+    open my $fh, '>', "$self->{dir}/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+
+    return $self;
+}
+
+# the parts of a config every test shares; %opts: http, server, zone,
+# workers, main
+sub default_config {
+    my ($self, %opts) = @_;
+
+    my $workers = $opts{workers} // $self->{workers};
+    my $zone = $opts{zone} // 'remote_help_zone zone=rh:8m;';
+    my $server = $opts{server} // 'location /beta/ { remote_help rh; }';
+    my $http = $opts{http} // '';
+    my $main = $opts{main} // '';
+
+    return <<"EOF";
+load_module %%MODULE%%;
+worker_processes $workers;
+pid %%PREFIX%%/nginx.pid;
+error_log %%PREFIX%%/error.log info;
+$main
+events { worker_connections 1024; }
+
+http {
+    access_log %%PREFIX%%/access.log;
+    client_body_temp_path %%PREFIX%%/client_body;
+    proxy_temp_path %%PREFIX%%/proxy;
+    fastcgi_temp_path %%PREFIX%%/fastcgi;
+    uwsgi_temp_path %%PREFIX%%/uwsgi;
+    scgi_temp_path %%PREFIX%%/scgi;
+
+    $zone
+    $http
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        $server
+    }
+}
+EOF
+}
+
+sub config {
+    my ($self, %opts) = @_;
+    return $self->write_config($self->default_config(%opts));
+}
+
+sub nginx_cmd {
+    my ($self, @args) = @_;
+    return ($NGINX, '-p', "$self->{dir}/", '-c', "$self->{dir}/nginx.conf",
+        '-e', "$self->{dir}/error.log", @args);
+}
+
+# nginx -t: (exit status, output)
+sub test_config {
+    my ($self) = @_;
+    my @cmd = $self->nginx_cmd('-t');
+    my $out = `@cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub pid {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/nginx.pid" or return undef;
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid if defined $pid;
+    return $pid;
+}
+
+sub start {
+    my ($self) = @_;
+
+    unlink "$self->{dir}/nginx.pid";
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$self->{dir}/stdout.log";
+        open STDERR, '>', "$self->{dir}/stderr.log";
+        exec @WRAPPER, $self->nginx_cmd('-g', 'daemon off;');
+        exit 127;
+    }
+
+    $self->{master} = $pid;
+    $self->{owner} = $$;
+    push @RUNNING, $self;
+
+    my $deadline = time() + $START_TIMEOUT;
+
+    while (time() < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{master};
+            die "nginx exited at start: " . $self->read_file('stderr.log')
+                . $self->read_file('error.log');
+        }
+
+        if ($self->listening()) {
+            return $self;
+        }
+
+        sleep 0.02;
+    }
+
+    $self->stop();
+    die "nginx did not listen on port $self->{port}";
+}
+
+sub listening {
+    my ($self) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Proto => 'tcp',
+    );
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    open my $fh, '<', "$self->{dir}/$name" or return '';
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+    return $text;
+}
+
+# the master's children: its workers
+sub workers {
+    my ($self) = @_;
+    my $master = $self->{master} or return ();
+    my @pids;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh>;
+        close $fh;
+        next unless defined $line;
+        # pid (comm) state ppid
+        if ($line =~ /^(\d+) \(.*\) \S+ (\d+)/ && $2 == $master) {
+            my $pid = $1;
+            my $cmd = '';
+            if (open my $c, '<', "/proc/$pid/cmdline") {
+                local $/;
+                $cmd = <$c> // '';
+                close $c;
+            }
+            push @pids, $pid if $cmd =~ /worker process/;
+        }
+    }
+
+    return sort { $a <=> $b } @pids;
+}
+
+# SIGHUP, then waits until none of the old workers is left and new
+# ones run
+sub reload {
+    my ($self) = @_;
+    my %old = map { $_ => 1 } $self->workers();
+
+    kill 'HUP', $self->{master} or die "kill HUP: $!";
+
+    my $deadline = time() + $START_TIMEOUT;
+
+    while (time() < $deadline) {
+        my @now = $self->workers();
+        if (@now && !grep { $old{$_} } @now) {
+            return 1;
+        }
+        sleep 0.02;
+    }
+
+    return 0;
+}
+
+sub stop {
+    my ($self, $signal) = @_;
+    my $pid = delete $self->{master} or return;
+
+    @RUNNING = grep { $_ != $self } @RUNNING;
+
+    kill $signal // 'QUIT', $pid;
+
+    my $deadline = time() + $START_TIMEOUT;
+
+    while (time() < $deadline) {
+        return 1 if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.02;
+    }
+
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+
+    return 0;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    $self->stop() if $self->{master} && $$ == ($self->{owner} // $$);
+}
+
+END {
+    local $?;
+    # forked clients leave the server to the process that started it
+    $_->stop() for grep { ($_->{owner} // 0) == $$ } @RUNNING;
+}
+
+# one request on its own connection: { status, headers (lower-case
+# names), body, raw }; %opts: body, headers (array of name => value),
+# auth (default: a bearer token; undef sends none), chunked, type
+sub request {
+    my ($self, $method, $path, %opts) = @_;
+
+    my @headers = @{ $opts{headers} // [] };
+    my $body = $opts{body};
+
+    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$self->{port}\r\n"
+        . "Connection: close\r\n";
+
+    my $auth = exists $opts{auth} ? $opts{auth} : "Bearer $self->{token}";
+    $req .= "Authorization: $auth\r\n" if defined $auth;
+
+    if (defined $body) {
+        my $type = exists $opts{type} ? $opts{type} : 'application/json';
+        $req .= "Content-Type: $type\r\n" if defined $type;
+    }
+
+    while (my ($name, $value) = splice @headers, 0, 2) {
+        $req .= "$name: $value\r\n";
+    }
+
+    if (defined $body && $opts{chunked}) {
+        $req .= "Transfer-Encoding: chunked\r\n\r\n";
+        my $size = $opts{chunked} > 1 ? $opts{chunked} : 1000;
+        for (my $i = 0; $i < length $body; $i += $size) {
+            my $part = substr($body, $i, $size);
+            $req .= sprintf("%x\r\n%s\r\n", length $part, $part);
+        }
+        $req .= "0\r\n\r\n";
+
+    } elsif (defined $body) {
+        $req .= "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    } else {
+        $req .= "\r\n";
+    }
+
+    my $raw = $self->raw($req);
+
+    return parse_response($raw, $method eq 'HEAD');
+}
+
+# sends bytes, returns all that comes back until the server closes
+sub raw {
+    my ($self, $bytes) = @_;
+
+    my $s = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Proto => 'tcp',
+        Timeout => 10,
+    ) or die "connect to $self->{port}: $!";
+
+    binmode $s;
+    $s->autoflush(1);
+
+    # the server may answer (413) before all is sent: keep reading
+    local $SIG{PIPE} = 'IGNORE';
+    my $off = 0;
+    while ($off < length $bytes) {
+        my $n = syswrite($s, $bytes, 65536, $off);
+        last unless $n;
+        $off += $n;
+    }
+
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    my $deadline = time() + 30;
+
+    while (time() < $deadline) {
+        last unless $sel->can_read(1);
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $raw .= $buf;
+    }
+
+    close $s;
+    return $raw;
+}
+
+sub parse_response {
+    my ($raw, $head) = @_;
+
+    my ($head_text, $body) = split /\r\n\r\n/, $raw, 2;
+    $head_text //= '';
+    $body //= '';
+
+    my ($status_line, @lines) = split /\r\n/, $head_text;
+    my ($status) = ($status_line // '') =~ m{^HTTP/1\.\d (\d{3})};
+
+    my %headers;
+    for my $line (@lines) {
+        my ($name, $value) = $line =~ /^([^:]+):\s*(.*)$/ or next;
+        $name = lc $name;
+        $headers{$name} = exists $headers{$name}
+            ? "$headers{$name}, $value" : $value;
+    }
+
+    if (($headers{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $decoded = '';
+        while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $decoded .= substr($body, 0, $len, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $decoded;
+    }
+
+    $body = '' if $head;
+
+    return {
+        status => $status // 0,
+        headers => \%headers,
+        body => $body,
+        raw => $raw,
+    };
+}
+
+sub get { my $self = shift; $self->request('GET', @_) }
+sub head { my $self = shift; $self->request('HEAD', @_) }
+sub delete { my $self = shift; $self->request('DELETE', @_) }
+
+sub post {
+    my ($self, $path, $body, %opts) = @_;
+    $body = json_encode($body) if ref $body;
+    return $self->request('POST', $path, body => $body, %opts);
+}
+
+sub patch {
+    my ($self, $path, $body, %opts) = @_;
+    $body = json_encode($body) if ref $body;
+    return $self->request('PATCH', $path, body => $body, %opts);
+}
+
+# follows @odata.nextLink from a listing URL; returns (objects, pages)
+sub list_all {
+    my ($self, $path) = @_;
+    my (@objects, $pages);
+
+    while (defined $path) {
+        my $r = $self->get($path);
+        die "listing $path: $r->{status} $r->{body}" unless $r->{status} == 200;
+        my $doc = json_decode($r->{body});
+        push @objects, @{ $doc->{value} };
+        $pages++;
+        $path = $doc->{'@odata.nextLink'};
+        if (defined $path) {
+            $path =~ s{^http://[^/]+}{} or die "nextLink not a full URL: $path";
+        }
+    }
+
+    return (\@objects, $pages);
+}
+
+my $JSON = JSON::PP->new->utf8->canonical;
+
+sub json_decode { $JSON->decode($_[0]) }
+sub json_encode { $JSON->encode($_[0]) }
+
+sub uri_escape {
+    my ($s) = @_;
+    utf8::encode($s) if utf8::is_utf8($s);
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
+    return $s;
+}
+
+1;
