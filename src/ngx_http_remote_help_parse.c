@@ -34,6 +34,8 @@ struct ngx_rh_name_s {
 static void *ngx_rh_alloc(ngx_rh_parser_t *p, size_t size);
 static void ngx_rh_free(ngx_rh_parser_t *p, void *m);
 static void ngx_rh_fail(ngx_rh_parser_t *p, const char *fmt, ...);
+static void ngx_rh_syntax_error(ngx_rh_parser_t *p,
+    const unsigned char *data, size_t len, size_t offset);
 static void ngx_rh_literal(char *buf, size_t size, const unsigned char *s,
     size_t len);
 static int ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data,
@@ -123,8 +125,7 @@ ngx_rh_parse_free(ngx_rh_parser_t *p)
 int
 ngx_rh_parse_feed(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
 {
-    yajl_status     st;
-    unsigned char  *err;
+    yajl_status  st;
 
     if (p->rc != NGX_RH_OK) {
         return p->rc;
@@ -142,13 +143,8 @@ ngx_rh_parse_feed(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
     }
 
     if (st == yajl_status_error) {
-        err = yajl_get_error(p->yajl, 0, data, len);
-        ngx_rh_fail(p, NGX_RH_JSON_PREFIX " %s at offset %zu.",
-                    err ? (char *) err : "syntax error",
-                    p->offset + yajl_get_bytes_consumed(p->yajl));
-        if (err) {
-            yajl_free_error(p->yajl, err);
-        }
+        ngx_rh_syntax_error(p, data, len,
+                            p->offset + yajl_get_bytes_consumed(p->yajl));
     }
 
     /* yajl_status_client_canceled: a callback has set the message */
@@ -167,7 +163,6 @@ ngx_rh_parse_finish(ngx_rh_parser_t *p, const unsigned char *key,
 {
     char             lit[NGX_RH_LITERAL_MAX + 8];
     yajl_status      st;
-    unsigned char   *err;
     ngx_rh_value_t  *v;
 
     if (p->rc != NGX_RH_OK) {
@@ -179,16 +174,15 @@ ngx_rh_parse_finish(ngx_rh_parser_t *p, const unsigned char *key,
         return p->rc;
     }
 
+    if (!p->nonspace) {
+        ngx_rh_fail(p, NGX_RH_JSON_PREFIX " The request body is empty.");
+        return p->rc;
+    }
+
     st = yajl_complete_parse(p->yajl);
 
     if (st == yajl_status_error) {
-        err = yajl_get_error(p->yajl, 0, NULL, 0);
-        ngx_rh_fail(p, NGX_RH_JSON_PREFIX " %s at offset %zu.",
-                    err ? (char *) err : "syntax error", p->offset);
-        if (err) {
-            yajl_free_error(p->yajl, err);
-        }
-
+        ngx_rh_syntax_error(p, NULL, 0, p->offset);
         return p->rc;
     }
 
@@ -201,14 +195,8 @@ ngx_rh_parse_finish(ngx_rh_parser_t *p, const unsigned char *key,
     }
 
     if (!p->done) {
-        if (p->offset == 0) {
-            ngx_rh_fail(p, NGX_RH_JSON_PREFIX " The request body is empty.");
-
-        } else {
-            ngx_rh_fail(p, NGX_RH_JSON_PREFIX
-                        " The request body must be a JSON object.");
-        }
-
+        ngx_rh_fail(p, NGX_RH_JSON_PREFIX
+                    " The request body must be a JSON object.");
         return p->rc;
     }
 
@@ -291,6 +279,34 @@ ngx_rh_fail(ngx_rh_parser_t *p, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(p->message, sizeof(p->message), fmt, args);
     va_end(args);
+}
+
+
+/* yajl's own words, "lexical error: invalid char in json text.\n" */
+
+static void
+ngx_rh_syntax_error(ngx_rh_parser_t *p, const unsigned char *data,
+    size_t len, size_t offset)
+{
+    size_t          n;
+    unsigned char  *err;
+
+    err = yajl_get_error(p->yajl, 0, data, len);
+
+    n = err ? strlen((char *) err) : 0;
+
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '
+                     || err[n - 1] == '.'))
+    {
+        n--;
+    }
+
+    ngx_rh_fail(p, NGX_RH_JSON_PREFIX " %.*s at offset %zu.",
+                (int) n, err ? (char *) err : "", offset);
+
+    if (err) {
+        yajl_free_error(p->yajl, err);
+    }
 }
 
 
@@ -388,6 +404,10 @@ ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
         if (!p->in_string) {
             if (c == '"') {
                 p->in_string = 1;
+            }
+
+            if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+                p->nonspace = 1;
             }
 
             continue;

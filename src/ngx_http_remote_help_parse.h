@@ -55,6 +55,7 @@ typedef struct {
     unsigned char             u_digits;
     unsigned                  u_value;
     unsigned                  in_string:1;
+    unsigned                  nonspace:1;
     unsigned                  escape:1;
     unsigned                  high_surrogate:1;
     unsigned                  want_low:1;

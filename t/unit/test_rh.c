@@ -1,0 +1,540 @@
+
+/*
+ * Unit tests of the pure C parts: the validator (parse), the renderer
+ * (json) and the schema table.  Prints TAP; t/00-unit.t runs it.
+ */
+
+
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_parse.h"
+#include "ngx_http_remote_help_json.h"
+
+
+static int  tests, failures;
+
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    tests++;
+
+    if (!cond) {
+        failures++;
+        printf("not ");
+    }
+
+    printf("ok %d - ", tests);
+
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+
+    printf("\n");
+}
+
+
+#define EXTEND     (&ngx_rh_sets[0])
+#define ACCESS     (&ngx_rh_sets[1])
+#define RETRIEVE   (&ngx_rh_sets[2])
+
+
+/* parses a body fed in pieces of "step" bytes (0: all at once) */
+
+static int
+parse(const ngx_rh_set_t *set, const char *body, size_t step,
+    const char *key, ngx_rh_parser_t *p)
+{
+    int     rc;
+    size_t  len, off, n;
+
+    if (ngx_rh_parse_init(p, set, NULL) != NGX_RH_OK) {
+        return NGX_RH_NOMEM;
+    }
+
+    len = strlen(body);
+    rc = NGX_RH_OK;
+
+    for (off = 0; off < len && rc == NGX_RH_OK; off += n) {
+        n = (step && step < len - off) ? step : len - off;
+        rc = ngx_rh_parse_feed(p, (const unsigned char *) body + off, n);
+    }
+
+    if (rc == NGX_RH_OK) {
+        rc = ngx_rh_parse_finish(p, (const unsigned char *) key,
+                                 key ? strlen(key) : 0);
+    }
+
+    return rc;
+}
+
+
+static void
+valid(const ngx_rh_set_t *set, const char *body, const char *what)
+{
+    size_t           step;
+    ngx_rh_parser_t  p;
+
+    for (step = 0; step <= 3; step += 3) {
+        int rc = parse(set, body, step, NULL, &p);
+        ok(rc == NGX_RH_OK, "valid (step %zu): %s%s%s", step, what,
+           rc ? " -- " : "", rc ? p.message : "");
+        ngx_rh_parse_free(&p);
+    }
+}
+
+
+/* invalid, with a message containing "expect" */
+
+static void
+invalid(const ngx_rh_set_t *set, const char *body, const char *key,
+    const char *expect, const char *what)
+{
+    int              rc;
+    size_t           step;
+    ngx_rh_parser_t  p;
+
+    for (step = 0; step <= 1; step++) {
+        rc = parse(set, body, step, key, &p);
+        ok(rc == NGX_RH_INVALID && strstr(p.message, expect) != NULL,
+           "invalid (step %zu): %s -- %s", step, what,
+           rc == NGX_RH_OK ? "accepted" : p.message);
+        ngx_rh_parse_free(&p);
+    }
+}
+
+
+static void
+test_parse(void)
+{
+    int              rc;
+    ngx_rh_parser_t  p;
+
+    valid(EXTEND,
+          "{\"@odata.type\": \"#microsoft.graph.extendRemoteHelpSessionResponse\","
+          "\"sessionKey\": \"Session Key value\","
+          "\"acsHelperUserToken\": \"Acs Helper User Token value\","
+          "\"pubSubHelperAccessUri\": \"Pub Sub Helper Access Uri value\","
+          "\"sessionExpirationDateTime\": \"2016-12-31T23:59:57.5564522-08:00\"}",
+          "the reference example");
+
+    valid(EXTEND, "{\"sessionKey\":\"k\"}", "the key alone");
+    valid(EXTEND, " \r\n\t{ \"sessionKey\" : \"k\" } \n", "whitespace around");
+    valid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":null}",
+          "null value");
+    valid(EXTEND, "{\"@odata.type\":\"microsoft.graph."
+          "extendRemoteHelpSessionResponse\",\"sessionKey\":\"k\"}",
+          "@odata.type without #");
+    valid(EXTEND, "{\"@odata.context\":\"x\",\"@odata.etag\":{\"a\":[1,{}]},"
+          "\"sessionKey\":\"k\"}", "other @odata annotations ignored");
+    valid(EXTEND, "{\"sessionKey\":\"\\u00e9\\ud83d\\ude00 \xc3\xa9\"}",
+          "escapes, a surrogate pair, raw UTF-8");
+
+    /* values come out unescaped, sessionType canonical */
+
+    rc = parse(ACCESS, "{\"sessionKey\":\"a\\\"b\\\\c\\u0041\","
+               "\"sessionType\":\"unattended,viewScreen\"}", 0, NULL, &p);
+    ok(rc == NGX_RH_OK && p.values[0].len == 6
+       && memcmp(p.values[0].data, "a\"b\\cA", 6) == 0,
+       "strings are unescaped");
+    ok(rc == NGX_RH_OK && p.values[1].present
+       && strcmp((char *) p.values[1].data, "viewScreen,unattended") == 0,
+       "sessionType is stored in canonical order");
+    ok(!p.values[2].present, "absent property is not present");
+    ngx_rh_parse_free(&p);
+
+    /* JSON */
+
+    invalid(EXTEND, "", NULL, "Unable to read JSON request payload. "
+            "Please ensure Content-Type header is set and payload is of "
+            "valid JSON format. The request body is empty.", "empty body");
+    invalid(EXTEND, "  \n ", NULL, "The request body is empty.",
+            "only whitespace");
+    invalid(EXTEND, "{\"sessionKey\":\"k\"", NULL, "Unable to read JSON",
+            "truncated");
+    invalid(EXTEND, "{\"sessionKey\":\"k", NULL, "Unable to read JSON",
+            "truncated in a string");
+    invalid(EXTEND, "{\"sessionKey\":\"k\"} x", NULL, "Unable to read JSON",
+            "trailing garbage");
+    invalid(EXTEND, "{\"sessionKey\":\"k\"}{}", NULL, "Unable to read JSON",
+            "two documents");
+    invalid(EXTEND, "[]", NULL, "must be a JSON object", "an array");
+    invalid(EXTEND, "\"s\"", NULL, "must be a JSON object", "a string");
+    invalid(EXTEND, "42", NULL, "must be a JSON object", "a number");
+    invalid(EXTEND, "null", NULL, "must be a JSON object", "null");
+    invalid(EXTEND, "true", NULL, "must be a JSON object", "true");
+    invalid(EXTEND, "{\"sessionKey\":'k'}", NULL, "Unable to read JSON",
+            "single quotes");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",}", NULL, "Unable to read JSON",
+            "trailing comma");
+    invalid(EXTEND, "{\"sessionKey\":\"a\x01\"}", NULL,
+            "Unable to read JSON", "control character in a string");
+    invalid(EXTEND, "{\"sessionKey\":\"\xc0\xaf\"}", NULL, "Invalid UTF-8",
+            "overlong UTF-8");
+    invalid(EXTEND, "{\"sessionKey\":\"\xe0\x80\xaf\"}", NULL,
+            "Invalid UTF-8", "overlong 3-byte UTF-8");
+    invalid(EXTEND, "{\"sessionKey\":\"\xed\xa0\x80\"}", NULL,
+            "Invalid UTF-8", "surrogate encoded in UTF-8");
+    invalid(EXTEND, "{\"sessionKey\":\"\xf4\x90\x80\x80\"}", NULL,
+            "Invalid UTF-8", "past U+10FFFF");
+    invalid(EXTEND, "{\"sessionKey\":\"a\x80\"}", NULL, "Invalid UTF-8",
+            "lone continuation byte");
+    invalid(EXTEND, "{\"sessionKey\":\"\xc3\"}", NULL, "Invalid UTF-8",
+            "cut multi-byte character");
+    invalid(EXTEND, "{\"sessionKey\":\"\\ud800\"}", NULL, "surrogate",
+            "lone high surrogate escape");
+    invalid(EXTEND, "{\"sessionKey\":\"\\udc00\"}", NULL, "surrogate",
+            "lone low surrogate escape");
+    invalid(EXTEND, "{\"sessionKey\":\"\\ud800\\u0041\"}", NULL, "surrogate",
+            "high surrogate and a non-surrogate");
+    invalid(EXTEND, "{\"sessionKey\":\"\\ud800x\"}", NULL, "surrogate",
+            "high surrogate and a character");
+    invalid(EXTEND, "{\"sessionKey\":\"\\ud800\\n\"}", NULL, "surrogate",
+            "high surrogate and another escape");
+    invalid(EXTEND, "{\"s\\ud800\":\"k\"}", NULL, "surrogate",
+            "lone surrogate in a name");
+
+    /* members */
+
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"foo\":\"x\"}", NULL,
+            "The property 'foo' does not exist on type "
+            "'microsoft.graph.extendRemoteHelpSessionResponse'",
+            "unknown property");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"deviceName\":\"x\"}", NULL,
+            "'deviceName' does not exist", "property of another type");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"sessionkey\":\"x\"}", NULL,
+            "does not exist", "names are case-sensitive");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"sessionKey\":\"k\"}", NULL,
+            "Multiple properties with the name 'sessionKey'", "duplicate");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"session\\u004bey\":\"k\"}",
+            NULL, "Multiple properties with the name 'sessionKey'",
+            "duplicate written with an escape");
+    invalid(EXTEND, "{\"@odata.type\":\"#microsoft.graph."
+            "extendRemoteHelpSessionResponse\",\"@odata.type\":\"#microsoft."
+            "graph.extendRemoteHelpSessionResponse\",\"sessionKey\":\"k\"}",
+            NULL, "Multiple properties", "duplicate @odata.type");
+    invalid(EXTEND, "{\"@odata.etag\":\"1\",\"@odata.etag\":\"2\","
+            "\"sessionKey\":\"k\"}", NULL, "Multiple properties",
+            "duplicate ignored annotation");
+    invalid(EXTEND, "{\"@odata.type\":\"#microsoft.graph."
+            "retrieveRemoteHelpSessionResponse\",\"sessionKey\":\"k\"}", NULL,
+            "is not compatible", "@odata.type of another set");
+    invalid(EXTEND, "{\"@odata.type\":\"#microsoft.graph.user\","
+            "\"sessionKey\":\"k\"}", NULL, "could not be resolved",
+            "@odata.type of an unknown type");
+    invalid(EXTEND, "{\"@odata.type\":5,\"sessionKey\":\"k\"}", NULL,
+            "'@odata.type' annotation must be a string", "@odata.type number");
+    invalid(EXTEND, "{\"@odata.type\":null,\"sessionKey\":\"k\"}", NULL,
+            "'@odata.type' annotation must be a string", "@odata.type null");
+    invalid(EXTEND, "{\"@odata.type\":{},\"sessionKey\":\"k\"}", NULL,
+            "'@odata.type' annotation", "@odata.type object");
+    invalid(EXTEND, "{\"sessionKey@odata.type\":\"#String\","
+            "\"sessionKey\":\"k\"}", NULL, "does not exist",
+            "property annotation");
+
+    /* values */
+
+    invalid(EXTEND, "{\"sessionKey\":5}", NULL,
+            "Cannot convert the literal '5' to the expected type "
+            "'Edm.String' of the property 'sessionKey'", "number");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":1.5e3}",
+            NULL, "literal '1.5e3'", "number with exponent");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":true}",
+            NULL, "literal 'true'", "boolean");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":{}}",
+            NULL, "'StartObject'", "object as a value");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":[\"a\"]}",
+            NULL, "'StartArray'", "array as a value");
+    invalid(EXTEND, "{\"sessionKey\":null}", NULL, "cannot be null",
+            "null key");
+    invalid(EXTEND, "{\"sessionKey\":\"\"}", NULL, "cannot be empty",
+            "empty key");
+    invalid(EXTEND, "{\"acsHelperUserToken\":\"t\"}", NULL,
+            "'sessionKey' is required", "key missing on create");
+    invalid(EXTEND, "{}", NULL, "'sessionKey' is required",
+            "empty object on create");
+    invalid(EXTEND, "{\"sessionKey\":\"other\"}", "k",
+            "cannot be changed", "key change on update");
+
+    rc = parse(EXTEND, "{\"acsHelperUserToken\":\"t\"}", 0, "k", &p);
+    ok(rc == NGX_RH_OK, "update without the key");
+    ngx_rh_parse_free(&p);
+
+    rc = parse(EXTEND, "{}", 0, "k", &p);
+    ok(rc == NGX_RH_OK, "empty object on update");
+    ngx_rh_parse_free(&p);
+
+    rc = parse(EXTEND, "{\"sessionKey\":\"k\"}", 0, "k", &p);
+    ok(rc == NGX_RH_OK, "update with the same key");
+    ngx_rh_parse_free(&p);
+
+    /* sessionType */
+
+    invalid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":\"foo\"}", NULL,
+            "Cannot convert the literal 'foo' to the expected type "
+            "'microsoft.graph.allowedRemoteAssistanceActions'",
+            "unknown member");
+    invalid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":\"\"}", NULL,
+            "literal ''", "empty");
+    invalid(ACCESS, "{\"sessionKey\":\"k\","
+            "\"sessionType\":\"viewScreen,viewScreen\"}", NULL,
+            "Cannot convert", "repeated member");
+    invalid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":\"viewScreen,\"}",
+            NULL, "Cannot convert", "empty part");
+    invalid(ACCESS, "{\"sessionKey\":\"k\","
+            "\"sessionType\":\"viewScreen, elevation\"}", NULL,
+            "Cannot convert", "space after the comma");
+    invalid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":\"ViewScreen\"}",
+            NULL, "Cannot convert", "wrong case");
+    invalid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":\"1\"}", NULL,
+            "Cannot convert", "a number as a string");
+    invalid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":1}", NULL,
+            "Cannot convert", "a number");
+    valid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":"
+          "\"unknownFutureValue,unattended,elevation,takeFullControl,"
+          "viewScreen\"}", "all members");
+    valid(ACCESS, "{\"sessionKey\":\"k\",\"sessionType\":null}",
+          "sessionType null");
+}
+
+
+static void
+test_datetime(void)
+{
+    size_t  i;
+
+    static const char  *good[] = {
+        "2016-12-31T23:59:57.5564522-08:00",
+        "2016-12-31T23:59:57Z",
+        "2016-12-31T23:59Z",
+        "2016-12-31T23:59:59.1+14:00",
+        "2016-12-31T00:00:00.123456789012-14:00",
+        "2024-02-29T12:00:00Z",
+        "2000-02-29T12:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2016-04-30T10:00:00+05:30",
+    };
+
+    static const char  *bad[] = {
+        "",
+        "2016-12-31",
+        "2016-12-31T23:59:57",
+        "2016-12-31 23:59:57Z",
+        "2016-12-31t23:59:57Z",
+        "2016-12-31T23:59:57z",
+        "2016-13-01T00:00:00Z",
+        "2016-00-01T00:00:00Z",
+        "2016-12-32T00:00:00Z",
+        "2016-04-31T00:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z",
+        "2016-12-31T24:00:00Z",
+        "2016-12-31T23:60:00Z",
+        "2016-12-31T23:59:60Z",
+        "2016-12-31T23:59:57.Z",
+        "2016-12-31T23:59:57.1234567890123Z",
+        "2016-12-31T23:59:57+15:00",
+        "2016-12-31T23:59:57+14:01",
+        "2016-12-31T23:59:57+05:60",
+        "2016-12-31T23:59:57+0500",
+        "2016-12-31T23:59:57+05",
+        "2016-12-31T23:59:57Z ",
+        " 2016-12-31T23:59:57Z",
+        "0000-01-01T00:00:00Z",
+        "16-12-31T23:59:57Z",
+        "2016-1-31T23:59:57Z",
+        "2016-12-31T23:59:5Z",
+        "2016-12-31T23:59.5Z",
+        "+2016-12-31T23:59:57Z",
+        "2016-12-31T23:59:57.5564522-08:00x",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ok(ngx_rh_datetime_valid((const unsigned char *) good[i],
+                                 strlen(good[i])),
+           "date '%s' accepted", good[i]);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(!ngx_rh_datetime_valid((const unsigned char *) bad[i],
+                                  strlen(bad[i])),
+           "date '%s' rejected", bad[i]);
+    }
+
+    invalid(EXTEND, "{\"sessionKey\":\"k\","
+            "\"sessionExpirationDateTime\":\"2016-02-30T00:00:00Z\"}", NULL,
+            "Cannot convert the literal '2016-02-30T00:00:00Z' to the "
+            "expected type 'Edm.DateTimeOffset'.", "bad date in a body");
+}
+
+
+static void
+test_render(void)
+{
+    int              rc;
+    char             expect[512];
+    uint32_t         spans[2 * NGX_RH_MAX_PROPS], spans2[2 * NGX_RH_MAX_PROPS];
+    unsigned         i;
+    ngx_rh_buf_t     b, b2;
+    ngx_rh_str_t     msg, date, rid, crid, items[2], ctx, next;
+    ngx_rh_field_t   f[NGX_RH_MAX_PROPS];
+
+    memset(f, 0, sizeof(f));
+    f[0].data = (const unsigned char *) "k\"\\\n\x01/\xc3\xa9";
+    f[0].len = 8;
+    f[3].data = (const unsigned char *) "2016-12-31T23:59:57Z";
+    f[3].len = 20;
+
+    ngx_rh_buf_init(&b, NULL, 0);
+    rc = ngx_rh_render_object(&b, EXTEND, f, spans);
+
+    snprintf(expect, sizeof(expect), "%s",
+             "{\"@odata.type\":\"#microsoft.graph."
+             "extendRemoteHelpSessionResponse\",\"sessionKey\":"
+             "\"k\\\"\\\\\\n\\u0001/\xc3\xa9\",\"acsHelperUserToken\":null,"
+             "\"pubSubHelperAccessUri\":null,\"sessionExpirationDateTime\":"
+             "\"2016-12-31T23:59:57Z\"}");
+
+    ok(rc == 0 && b.len == strlen(expect)
+       && memcmp(b.data, expect, b.len) == 0,
+       "object: type first, table order, nulls, escaping");
+
+    ok(spans[2] == (uint32_t) (strstr(expect, "null,") - expect)
+       && spans[3] == 4, "spans point at the literals");
+
+    /* an update keeps untouched literals verbatim */
+
+    for (i = 0; i < EXTEND->nprops; i++) {
+        f[i].data = b.data + spans[2 * i];
+        f[i].len = spans[2 * i + 1];
+        f[i].raw = 1;
+    }
+
+    f[1].data = (const unsigned char *) "tok";
+    f[1].len = 3;
+    f[1].raw = 0;
+
+    ngx_rh_buf_init(&b2, NULL, 16);
+    rc = ngx_rh_render_object(&b2, EXTEND, f, spans2);
+
+    ok(rc == 0 && memmem(b2.data, b2.len, "\"acsHelperUserToken\":\"tok\"",
+                         26)
+       && b2.len == b.len + 1
+       && memcmp(b2.data + spans2[0], b.data + spans[0], spans[1]) == 0,
+       "update: raw literals kept, new value rendered");
+
+    ngx_rh_buf_free(&b);
+    ngx_rh_buf_free(&b2);
+
+    /* listing */
+
+    items[0].data = (const unsigned char *) "{\"a\":1}";
+    items[0].len = 7;
+    items[1].data = (const unsigned char *) "{\"b\":2}";
+    items[1].len = 7;
+    ctx.data = (const unsigned char *) "http://h/beta/$metadata#S";
+    ctx.len = strlen((char *) ctx.data);
+    next.data = (const unsigned char *) "http://h/beta/S?$skiptoken=x";
+    next.len = strlen((char *) next.data);
+
+    ngx_rh_buf_init(&b, NULL, 0);
+    rc = ngx_rh_render_list(&b, &ctx, &next, items, 2);
+    snprintf(expect, sizeof(expect), "%s",
+             "{\"@odata.context\":\"http://h/beta/$metadata#S\","
+             "\"@odata.nextLink\":\"http://h/beta/S?$skiptoken=x\","
+             "\"value\":[{\"a\":1},{\"b\":2}]}");
+    ok(rc == 0 && b.len == strlen(expect)
+       && memcmp(b.data, expect, b.len) == 0, "listing with a nextLink");
+    ngx_rh_buf_free(&b);
+
+    ngx_rh_buf_init(&b, NULL, 0);
+    rc = ngx_rh_render_list(&b, &ctx, NULL, items, 0);
+    ok(rc == 0 && b.len == strlen("{\"@odata.context\":"
+                                  "\"http://h/beta/$metadata#S\","
+                                  "\"value\":[]}"),
+       "empty listing without a nextLink");
+    ngx_rh_buf_free(&b);
+
+    /* error */
+
+    msg.data = (const unsigned char *) "The property 'a\"b' does not exist.";
+    msg.len = strlen((char *) msg.data);
+    date.data = (const unsigned char *) "2026-11-23T10:00:00";
+    date.len = 19;
+    rid.data = (const unsigned char *) "r-id";
+    rid.len = 4;
+    crid.data = (const unsigned char *) "c-id";
+    crid.len = 4;
+
+    ngx_rh_buf_init(&b, NULL, 0);
+    rc = ngx_rh_render_error(&b, "BadRequest", &msg, &date, &rid, &crid);
+    snprintf(expect, sizeof(expect), "%s",
+             "{\"error\":{\"code\":\"BadRequest\",\"message\":"
+             "\"The property 'a\\\"b' does not exist.\",\"innerError\":"
+             "{\"date\":\"2026-11-23T10:00:00\",\"request-id\":\"r-id\","
+             "\"client-request-id\":\"c-id\"}}}");
+    ok(rc == 0 && b.len == strlen(expect)
+       && memcmp(b.data, expect, b.len) == 0, "Graph error shape");
+    ngx_rh_buf_free(&b);
+}
+
+
+static void
+test_schema(void)
+{
+    unsigned  i, j;
+    char      buf[128];
+    unsigned  bits;
+
+    ok(ngx_rh_set_by_name("ExtendRemoteHelpSessionResponse", 31) == EXTEND,
+       "set by name");
+    ok(ngx_rh_set_by_name("extendRemoteHelpSessionResponse", 31) == NULL,
+       "set names are case-sensitive");
+    ok(ngx_rh_set_by_type("retrieveRemoteHelpSessionResponse", 33)
+       == RETRIEVE, "set by type");
+
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        ok(strcmp(ngx_rh_sets[i].props[NGX_RH_KEY_PROP].name, "sessionKey")
+           == 0, "%s: sessionKey is the first property", ngx_rh_sets[i].set);
+        ok(ngx_rh_sets[i].nprops <= NGX_RH_MAX_PROPS,
+           "%s: fits NGX_RH_MAX_PROPS", ngx_rh_sets[i].set);
+
+        for (j = 0; j < ngx_rh_sets[i].nprops; j++) {
+            if (strlen(ngx_rh_sets[i].props[j].name)
+                != ngx_rh_sets[i].props[j].len)
+            {
+                break;
+            }
+        }
+
+        ok(j == ngx_rh_sets[i].nprops, "%s: name lengths",
+           ngx_rh_sets[i].set);
+    }
+
+    ok(ngx_rh_actions_parse((const unsigned char *) "elevation,viewScreen",
+                            20, &bits) && bits == 5, "actions parse");
+    ok(ngx_rh_actions_format(5, buf, sizeof(buf)) == 20
+       && strcmp(buf, "viewScreen,elevation") == 0, "actions format");
+}
+
+
+int
+main(void)
+{
+    test_schema();
+    test_parse();
+    test_datetime();
+    test_render();
+
+    printf("1..%d\n", tests);
+
+    return failures ? 1 : 0;
+}
