@@ -170,6 +170,21 @@ is($t->post($set, { sessionKey => 'noauth' }, auth => undef)->{status}, 401,
     'POST without a token: 401');
 is($t->get("$set/noauth")->{status}, 404, 'and nothing was stored');
 
+# objects larger than half a page, and larger than several pages
+for my $size (3000, 70000) {
+    my $big = 'x' x $size;
+    $r = $t->post($set, { sessionKey => "big$size", acsHelperUserToken => $big,
+        deviceName => "d$size" });
+    is($r->{status}, 201, "$size-byte value: created");
+    $r = $t->patch("$set/big$size", { deviceName => 'patched' });
+    is(json_decode($r->{body})->{acsHelperUserToken}, $big,
+        "$size-byte value: kept across a PATCH");
+    $r = $t->get("$set/big$size");
+    is(json_decode($r->{body})->{deviceName}, 'patched',
+        "$size-byte value: read back");
+    is($t->delete("$set/big$size")->{status}, 204, "$size-byte value: deleted");
+}
+
 # an unknown entity set
 $r = $t->get('/beta/NoSuchSet');
 is($r->{status}, 400, 'unknown set: 400');
