@@ -37,6 +37,7 @@ typedef struct {
      + (n)->key_len + (n)->json_len)
 
 
+static size_t ngx_http_remote_help_capacity(size_t size);
 static ngx_int_t ngx_http_remote_help_cmp(ngx_uint_t set, uint32_t hash,
     u_char *key, size_t len, ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -49,6 +50,23 @@ static ngx_http_remote_help_node_t *ngx_http_remote_help_first(
     ngx_str_t *key, ngx_uint_t inclusive);
 static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle);
+
+
+/* what the slab really gives for a request of "size" bytes */
+
+static size_t
+ngx_http_remote_help_capacity(size_t size)
+{
+    size_t  chunk;
+
+    if (size > ngx_pagesize / 2) {
+        return ngx_align(size, ngx_pagesize);
+    }
+
+    for (chunk = 8; chunk < size; chunk <<= 1) { /* void */ }
+
+    return chunk;
+}
 
 
 static ngx_int_t
@@ -233,11 +251,23 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_CHANGED;
     }
 
-    n = ngx_slab_alloc_locked(zone->shpool, size);
+    if (old && size <= ngx_http_remote_help_capacity(ngx_http_rh_size(old))) {
 
-    if (n == NULL) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_NOSPACE;
+        /*
+         * the new version fits the old one's slab chunk: written in
+         * place, at the same place in the tree, nothing to allocate
+         */
+
+        n = old;
+        old = NULL;
+
+    } else {
+        n = ngx_slab_alloc_locked(zone->shpool, size);
+
+        if (n == NULL) {
+            ngx_rwlock_unlock(&sh->lock);
+            return NGX_HTTP_RH_NOSPACE;
+        }
     }
 
     n->node.key = hash;
@@ -251,15 +281,15 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);
     ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
 
-    if (old) {
+    if (seq == 0) {
+        sh->objects[set]++;
+        ngx_rbtree_insert(&sh->rbtree, &n->node);
+
+    } else if (old) {
         ngx_rbtree_delete(&sh->rbtree, &old->node);
         ngx_slab_free_locked(zone->shpool, old);
-
-    } else {
-        sh->objects[set]++;
+        ngx_rbtree_insert(&sh->rbtree, &n->node);
     }
-
-    ngx_rbtree_insert(&sh->rbtree, &n->node);
 
     ngx_rwlock_unlock(&sh->lock);
 
