@@ -4,6 +4,8 @@
 #   make run        nginx in the foreground on 127.0.0.1:8080 (docs/nginx.conf)
 #   make test       the whole suite: C unit tests and prove -r t/
 #   make unit       the C unit tests alone
+#   make fuzz       libFuzzer on the validator (FUZZ_TIME seconds, 600)
+#   make test-valgrind   the suite with every nginx under valgrind memcheck
 #
 # Missing Debian packages are installed with apt-get first.
 
@@ -19,7 +21,8 @@ CFLAGS_CC   := -g -O2 -fstack-protector-strong -Wformat \
 LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 
 PACKAGES    := nginx nginx-dev libyajl-dev gcc make libc6-dev perl curl
-TEST_PACKAGES := libjson-pp-perl
+TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev
+VALGRIND_PACKAGES := valgrind
 
 SRC         := $(wildcard src/*.c src/*.h)
 PURE_SRC    := src/ngx_http_remote_help_schema.c \
@@ -28,9 +31,14 @@ PURE_SRC    := src/ngx_http_remote_help_schema.c \
 UNIT_SRC    := $(wildcard t/unit/*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
+FUZZ_BIN    := $(BUILD)/fuzz/fuzz_parse
+FUZZ_TIME   ?= 600
+# the bounded pass that "make test" runs (t/20-fuzz.t)
+FUZZ_TEST_TIME ?= 30
+
 PROVE_FLAGS ?=
 
-.PHONY: all deps test-deps run test unit clean
+.PHONY: all deps test-deps run test unit fuzz test-valgrind clean
 
 all: $(MODULE)
 
@@ -70,6 +78,18 @@ $(BUILD)/unit/%: t/unit/%.c $(PURE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/unit
 	$(CC) -g -O1 -Wall -Wextra -Werror -Isrc -o $@ $< $(PURE_SRC) -lyajl
 
+$(FUZZ_BIN): t/fuzz/fuzz_parse.c $(PURE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
+	    $(PURE_SRC) -lyajl
+
+# the committed seeds stay as they are; what the fuzzer finds goes to build/
+fuzz: $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory test-deps
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus t/fuzz/corpus
+
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
 
@@ -80,7 +100,21 @@ run: $(MODULE)
 
 test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-deps
-	prove $(PROVE_FLAGS) -r t/
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	FUZZ_TEST_TIME=$(FUZZ_TEST_TIME) prove $(PROVE_FLAGS) -r t/
+
+# every nginx the tests start runs under memcheck; the logs are read by
+# t/99-valgrind.t at the end
+VALGRIND_LOG := $(BUILD)/valgrind
+test-valgrind: $(MODULE) $(UNIT_BIN)
+	@$(MAKE) --no-print-directory test-deps
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(VALGRIND_PACKAGES)"
+	@rm -rf $(VALGRIND_LOG) && mkdir -p $(VALGRIND_LOG) && chmod 777 $(VALGRIND_LOG)
+	RH_VALGRIND="valgrind --leak-check=full --show-leak-kinds=definite \
+	    --errors-for-leak-kinds=definite --num-callers=30 \
+	    --log-file=$(VALGRIND_LOG)/nginx-%p.log" \
+	RH_VALGRIND_LOG=$(VALGRIND_LOG) FUZZ_TEST_TIME=0 \
+	    prove $(PROVE_FLAGS) -r t/
 
 clean:
 	rm -rf $(BUILD)
