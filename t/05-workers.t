@@ -19,7 +19,7 @@ my $t = RHTest->new(workers => 2)->config(zone => 'remote_help_zone zone=rh:32m;
 my $set = '/beta/RequestRemoteHelpSessionAccessResponse';
 my ($clients, $each) = (8, 250);
 
-is(scalar(my @w = $t->workers()), 2, 'two workers run');
+is($t->wait_workers(2), 2, 'two workers run');
 
 my @kids;
 for my $c (1 .. $clients) {

@@ -24,7 +24,7 @@ for my $log (@logs) {
 
     # memcheck reports, one block each
     for my $block (split /\n==\d+== \n/, $text) {
-        next unless $block =~ /(Invalid (read|write|free)|uninitialised|Mismatched free|definitely lost)/;
+        next unless $block =~ /(Invalid (read|write|free)|uninitialised|Mismatched free|are definitely lost)/;
         my $kind = $1;
         $errors{$kind}++;
         if ($block =~ /ngx_http_remote_help|ngx_rh_/) {

@@ -1,0 +1,141 @@
+-- wrk workloads for the remote-help API (this module, or any gateway that
+-- speaks the same REST shape).
+--
+--   wrk -t2 -c64 -d10s -s bench/wrk/remote_help.lua http://HOST:PORT \
+--       -- WORKLOAD [NKEYS] [RUNID] [PREFIX] [TOKEN]
+--
+-- WORKLOAD  get    GET PREFIX/RemoteHelpSessionRetrieveResponse/bench-k<i>
+--           patch  PATCH of the same keys (two bodies per key, alternated)
+--           post   POST with a unique sessionKey, a 561-byte body like the
+--                  reference page's example
+--           mixed  80 % get, 15 % patch, 5 % post
+--           list   GET PREFIX/RemoteHelpSessionRetrieveResponse?$top=100
+--           load   POST bench-k1..bench-kNKEYS once each (thread t takes
+--                  every t-th key); fills a server for the others
+-- NKEYS     keys bench-k1..bench-kNKEYS that get/patch/mixed pick from
+--           uniformly (default 10000); "load" creates them
+-- RUNID     tag in the keys POSTs create, unique per run (default: time)
+-- PREFIX    path before the entity set (default /beta/)
+-- TOKEN     bearer token sent (default bench-token)
+--
+-- Requests are prebuilt where they can be, and the varying part of a POST
+-- body is its last bytes: wrk's LuaJIT hashes long strings by sampling
+-- them, and strings that differ only in the middle collide (a known wrk
+-- pitfall that halves throughput at random).  done() prints one line
+-- "RESULT rps=... requests=... non2xx=... sockerr=... p50us=... p99us=...".
+
+local SET = "RemoteHelpSessionRetrieveResponse"
+local TYPE = "#microsoft.graph.retrieveRemoteHelpSessionResponse"
+
+local threads, nthreads = {}, 0
+
+function setup(thread)
+    nthreads = nthreads + 1
+    thread:set("tid", nthreads)
+    thread:set("nthreads_total", 0)
+    threads[nthreads] = thread
+end
+
+local fmt, random = string.format, math.random
+local workload, nkeys, runid, prefix, token, host
+local get_req, patch_req, list_req
+local post_head, post_mid
+local counter, next_load = 0, 0
+local stride = 2
+
+-- everything but the key, so that a body is as long as the page's example
+local BODY_PROPS =
+    '"acsHelperUserToken":"Acs Helper User Token value",'
+    .. '"acsHelperUserId":"Acs Helper User Id value",'
+    .. '"acsSharerUserId":"Acs Sharer User Id value",'
+    .. '"acsGroupId":"Acs Group Id value",'
+    .. '"sessionType":"takeFullControl",'
+    .. '"deviceName":"Device Name value",'
+    .. '"pubSubGroupId":"Pub Sub Group Id value",'
+    .. '"pubSubHelperAccessUri":"Pub Sub Helper Access Uri value",'
+    .. '"sessionExpirationDateTime":"2016-12-31T23:59:57.5564522-08:00",'
+
+local PATCH_FMT = '{"sessionExpirationDateTime":"2017-01-01T00:00:00.1234567-08:00",'
+    .. '"acsHelperUserToken":"tok-%s-%07d"}'
+
+function init(args)
+    workload = args[1] or "get"
+    nkeys    = tonumber(args[2] or "") or 10000
+    runid    = args[3] or tostring(os.time())
+    prefix   = args[4] or "/beta/"
+    token    = args[5] or "bench-token"
+    host     = wrk.host .. ":" .. tostring(wrk.port)
+    stride   = tonumber(os.getenv("WRK_THREADS") or "") or 2
+    math.randomseed((tid or 1) * 7919 + os.time())
+
+    local base = prefix .. SET
+    local hdrs = "Host: " .. host .. "\r\nAuthorization: Bearer " .. token
+                 .. "\r\nContent-Type: application/json\r\n"
+
+    if workload == "get" or workload == "patch" or workload == "mixed" then
+        get_req, patch_req = {}, {}
+        for i = 1, nkeys do
+            local path = base .. "/bench-k" .. i
+            get_req[i] = "GET " .. path .. " HTTP/1.1\r\nHost: " .. host
+                         .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
+            for v = 0, 1 do
+                local body = fmt(PATCH_FMT, v == 0 and "a" or "b", i)
+                patch_req[2 * i - v] = "PATCH " .. path .. " HTTP/1.1\r\n" .. hdrs
+                    .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+            end
+        end
+    end
+
+    list_req = "GET " .. base .. "?$top=100 HTTP/1.1\r\nHost: " .. host
+               .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
+
+    post_head = "POST " .. base .. " HTTP/1.1\r\n" .. hdrs .. "Content-Length: "
+    post_mid = '{"@odata.type":"' .. TYPE .. '",' .. BODY_PROPS .. '"sessionKey":"'
+    next_load = tid or 1
+end
+
+local function post_key(key)
+    local body = post_mid .. key .. '"}'
+    return post_head .. #body .. "\r\n\r\n" .. body
+end
+
+local function post()
+    counter = counter + 1
+    return post_key("p" .. runid .. "-" .. tostring(tid or 1) .. "-" .. counter)
+end
+
+local function get() return get_req[random(nkeys)] end
+local function patch() return patch_req[random(2 * nkeys)] end
+local function list() return list_req end
+
+local function mixed()
+    local r = random()
+    if r < 0.80 then return get() end
+    if r < 0.95 then return patch() end
+    return post()
+end
+
+local function load()
+    local i = next_load
+    next_load = next_load + stride
+    if i > nkeys then
+        return list_req
+    end
+    return post_key("bench-k" .. i)
+end
+
+function request()
+    local gen = ({ get = get, patch = patch, post = post, mixed = mixed,
+                   list = list, load = load })[workload]
+    if not gen then error("unknown workload " .. tostring(workload)) end
+    request = gen
+    return request()
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(fmt("RESULT rps=%.1f requests=%d non2xx=%d sockerr=%d p50us=%d p99us=%d\n",
+        summary.requests / (summary.duration / 1e6), summary.requests, e.status,
+        e.connect + e.read + e.write + e.timeout,
+        latency:percentile(50), latency:percentile(99)))
+end
