@@ -6,6 +6,8 @@
 #   make unit       the C unit tests alone
 #   make fuzz       libFuzzer on the validator (FUZZ_TIME seconds, 600)
 #   make test-valgrind   the suite with every nginx under valgrind memcheck
+#   make bench      wrk: the module against nginx's own "return" (and the
+#                   Lua peer when ../shared/peers is there); BENCH_FLAGS
 #
 # Missing Debian packages are installed with apt-get first.
 
@@ -23,6 +25,11 @@ LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 PACKAGES    := nginx nginx-dev libyajl-dev gcc make libc6-dev perl curl
 TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev
 VALGRIND_PACKAGES := valgrind
+BENCH_PACKAGES := wrk curl
+PEER_DIR    := $(wildcard $(CURDIR)/../shared/peers/lua)
+PEER_PACKAGES := libnginx-mod-http-lua lua-cjson lua-resty-core \
+                 lua-resty-lrucache
+BENCH_FLAGS ?= --scale 1000000 --fill
 
 SRC         := $(wildcard src/*.c src/*.h)
 PURE_SRC    := src/ngx_http_remote_help_schema.c \
@@ -38,7 +45,7 @@ FUZZ_TEST_TIME ?= 30
 
 PROVE_FLAGS ?=
 
-.PHONY: all deps test-deps run test unit fuzz test-valgrind clean
+.PHONY: all deps test-deps run test unit fuzz test-valgrind bench clean
 
 all: $(MODULE)
 
@@ -115,6 +122,11 @@ test-valgrind: $(MODULE) $(UNIT_BIN)
 	    --log-file=$(VALGRIND_LOG)/nginx-%p.log" \
 	RH_VALGRIND_LOG=$(VALGRIND_LOG) FUZZ_TEST_TIME=0 \
 	    prove $(PROVE_FLAGS) -r t/
+
+bench: $(MODULE)
+	@$(MAKE) --no-print-directory deps \
+	    EXTRA_PACKAGES="$(BENCH_PACKAGES) $(if $(PEER_DIR),$(PEER_PACKAGES))"
+	bench/bench.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -10,8 +10,9 @@
 --                  reference page's example
 --           mixed  80 % get, 15 % patch, 5 % post
 --           list   GET PREFIX/RemoteHelpSessionRetrieveResponse?$top=100
---           load   POST bench-k1..bench-kNKEYS once each (thread t takes
---                  every t-th key); fills a server for the others
+--           load   POST bench-k1..bench-kNKEYS (thread t takes every t-th
+--                  key), sweeping again until the run ends; fills a server
+--                  for the others (set WRK_THREADS to wrk's -t)
 -- NKEYS     keys bench-k1..bench-kNKEYS that get/patch/mixed pick from
 --           uniformly (default 10000); "load" creates them
 -- RUNID     tag in the keys POSTs create, unique per run (default: time)
@@ -25,7 +26,7 @@
 -- "RESULT rps=... requests=... non2xx=... sockerr=... p50us=... p99us=...".
 
 local SET = "RemoteHelpSessionRetrieveResponse"
-local TYPE = "#microsoft.graph.retrieveRemoteHelpSessionResponse"
+local PAD = 123
 
 local threads, nthreads = {}, 0
 
@@ -50,7 +51,7 @@ local BODY_PROPS =
     .. '"acsSharerUserId":"Acs Sharer User Id value",'
     .. '"acsGroupId":"Acs Group Id value",'
     .. '"sessionType":"takeFullControl",'
-    .. '"deviceName":"Device Name value",'
+    .. '"deviceName":"Device Name value ' .. string.rep("x", PAD) .. '",'
     .. '"pubSubGroupId":"Pub Sub Group Id value",'
     .. '"pubSubHelperAccessUri":"Pub Sub Helper Access Uri value",'
     .. '"sessionExpirationDateTime":"2016-12-31T23:59:57.5564522-08:00",'
@@ -90,7 +91,10 @@ function init(args)
                .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
 
     post_head = "POST " .. base .. " HTTP/1.1\r\n" .. hdrs .. "Content-Length: "
-    post_mid = '{"@odata.type":"' .. TYPE .. '",' .. BODY_PROPS .. '"sessionKey":"'
+    -- no @odata.type: the Lua peer expects another name for this type
+    -- than the spec; deviceName is padded so that the body stays as long
+    -- as the reference page's example (561 bytes with a 17-byte key)
+    post_mid = '{' .. BODY_PROPS .. '"sessionKey":"'
     next_load = tid or 1
 end
 
@@ -115,11 +119,14 @@ local function mixed()
     return post()
 end
 
+-- sweeps the keys again and again: a request wrk drops (it builds one
+-- per thread at start and never sends it) is sent on the next sweep, and
+-- keys that exist already answer 409
 local function load()
     local i = next_load
     next_load = next_load + stride
-    if i > nkeys then
-        return list_req
+    if next_load > nkeys then
+        next_load = (tid or 1)
     end
     return post_key("bench-k" .. i)
 end

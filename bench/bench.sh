@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# bench/bench.sh: wrk benchmark of ngx_http_remote_help_module.
+#
+# Runs each workload against the module, the ceiling (stock nginx "return"
+# of the same status, headers and bytes) and, when ../shared/peers is
+# present, the Lua peer: A B C A B C ... in one run, since the machine is
+# shared and noisy.  Prints the median requests/s and p99 of each, and the
+# median of the per-round ratios.
+#
+#   bench/bench.sh [--rounds N] [--duration S] [--workloads "get post ..."]
+#                  [--keys N] [--scale N] [--fill] [--no-peer]
+#
+#   --scale N   also: GET and PATCH with N objects in the zone against the
+#               same with 1,000 (two module instances, alternated)
+#   --fill      also: fill a 16m zone with retrieve objects until 507 and
+#               report the zone bytes per object
+#
+# Everything runs on 127.0.0.1, on free ports, under build/bench/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NGINX=${NGINX:-/usr/sbin/nginx}
+MODULE=$ROOT/build/ngx_http_remote_help_module.so
+PEERS=${PEERS:-$ROOT/../shared/peers}
+RUN=$ROOT/build/bench
+WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
+
+DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
+WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1
+ZONE_SIZE=1024m
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rounds) ROUNDS=$2; shift 2;;
+        --duration) DURATION=$2; shift 2;;
+        --workloads) WORKLOADS=$2; shift 2;;
+        --keys) KEYS=$2; shift 2;;
+        --scale) SCALE=$2; shift 2;;
+        --fill) FILL=1; shift;;
+        --no-peer) PEER=0; shift;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
+        *) echo "bench.sh: unknown option $1" >&2; exit 1;;
+    esac
+done
+
+[[ -d $PEERS/lua ]] || PEER=0
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+
+free_port() {
+    perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr =>
+        "127.0.0.1", LocalPort => 0, Listen => 1, ReuseAddr => 1) or die;
+        print $s->sockport'
+}
+
+STARTED=()
+declare -A PORT
+
+cleanup() {
+    local n pid
+    for n in "${STARTED[@]}"; do
+        pid=$(cat "$RUN/$n/nginx.pid" 2>/dev/null) || continue
+        kill -QUIT "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+# render TEMPLATE NAME ZONE_SIZE: substitutes the {{...}} placeholders
+render() {
+    local tmpl=$1 name=$2 zone=${3:-$ZONE_SIZE}
+    mkdir -p "$RUN/$name"
+    PORT[$name]=$(free_port)
+    TMPL=$tmpl OUT=$RUN/$name/nginx.conf PORTNUM=${PORT[$name]} \
+    PREFIX=$RUN/$name MODULE=$MODULE WORKERS=$WORKERS ZONE=$zone \
+    COMMON_FILE=$ROOT/bench/common.conf PEERDIR=$PEERS \
+    OBJECT=${OBJECT:-} CREATED=${CREATED:-} KEY=${KEY:-} perl -e '
+        local $/; open my $t, "<", $ENV{TMPL} or die; my $c = <$t>;
+        open my $f, "<", $ENV{COMMON_FILE} or die; my $common = <$f>;
+        my %v = (PORT => $ENV{PORTNUM}, PREFIX => $ENV{PREFIX},
+            MODULE => $ENV{MODULE}, WORKERS => $ENV{WORKERS},
+            ZONE_SIZE => $ENV{ZONE}, STORE_SIZE => $ENV{ZONE},
+            COMMON => $common, PEERDIR => $ENV{PEERDIR}, AFFINITY => "",
+            OBJECT => $ENV{OBJECT}, CREATED => $ENV{CREATED}, KEY => $ENV{KEY});
+        $c =~ s/\{\{(\w+)\}\}/$v{$1} \/\/ die "no value for $1"/ge;
+        open my $o, ">", $ENV{OUT} or die; print $o $c;'
+}
+
+start() {
+    local name=$1 i
+    rm -f "$RUN/$name/nginx.pid"
+    "$NGINX" -p "$RUN/$name/" -c "$RUN/$name/nginx.conf" \
+        -e "$RUN/$name/error.log" 2>"$RUN/$name/start.log" \
+        || { cat "$RUN/$name/start.log" >&2; die "$name did not start"; }
+    STARTED+=("$name")
+    for i in $(seq 200); do
+        curl -s -o /dev/null "http://127.0.0.1:${PORT[$name]}/" && return 0
+        sleep 0.05
+    done
+    die "$name does not answer"
+}
+
+stop() {
+    local name=$1 pid i
+    pid=$(cat "$RUN/$name/nginx.pid" 2>/dev/null) || return 0
+    kill -QUIT "$pid" 2>/dev/null || return 0
+    for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+url() { echo "http://127.0.0.1:${PORT[$1]}"; }
+
+# wrk NAME WORKLOAD DURATION [NKEYS] [CONNS]: prints "rps non2xx p99us"
+RUNSEQ=0
+wrk_run() {
+    local name=$1 wl=$2 dur=$3 nkeys=${4:-$KEYS} conns=${5:-$CONNS} out line
+    RUNSEQ=$((RUNSEQ + 1))
+    out=$(WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$conns" -d"${dur}s" \
+          -s "$WRK_SCRIPT" "$(url "$name")" -- "$wl" "$nkeys" \
+          "$$x$RUNSEQ" /beta/ 2>&1) || { echo "$out" >&2; die "wrk failed"; }
+    line=$(grep '^RESULT ' <<<"$out") || { echo "$out" >&2; die "no RESULT"; }
+    sed -E 's/.*rps=([0-9.]+).*non2xx=([0-9]+).*p99us=([0-9]+).*/\1 \2 \3/' <<<"$line"
+}
+
+# creates bench-k1..bench-kN (idempotent: existing keys answer 409)
+load() {
+    local name=$1 n=$2 code try
+    for try in 1 2 3 4 5 6; do
+        wrk_run "$name" load $((n / 15000 + 3)) "$n" 16 >/dev/null
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer b' \
+               "$(url "$name")/beta/RemoteHelpSessionRetrieveResponse/bench-k1")
+        code+=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer b' \
+               "$(url "$name")/beta/RemoteHelpSessionRetrieveResponse/bench-k$n")
+        [[ $code == 200200 ]] && return 0
+    done
+    die "$name: could not load $n objects"
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {
+    if (NR == 0) print "NA"; else if (NR % 2) print a[(NR+1)/2];
+    else printf "%.4f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "NA" }'; }
+
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+[[ -f $MODULE ]] || die "build the module first (make)"
+
+rm -rf "$RUN"
+mkdir -p "$RUN"
+chmod 755 "$RUN"
+
+echo "# bench.sh $(date -u +%FT%TZ): $(nproc) cores, $($NGINX -v 2>&1 | sed 's/.*: //'),"\
+     "wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, $KEYS keys, $WORKERS workers"
+
+# --- the module, loaded; the ceiling gets its exact bytes ----------------
+
+render "$ROOT/bench/module.conf.tmpl" module
+start module
+load module "$KEYS"
+
+H='Authorization: Bearer b'
+OBJECT=$(curl -s -H "$H" "$(url module)/beta/RemoteHelpSessionRetrieveResponse/bench-k1")
+KEY=ceiling-sample
+CREATED=$(curl -s -H "$H" -H 'Content-Type: application/json' \
+    -d "$(sed "s/\"sessionKey\":\"bench-k1\"/\"sessionKey\":\"$KEY\"/" <<<"$OBJECT")" \
+    "$(url module)/beta/RemoteHelpSessionRetrieveResponse")
+
+render "$ROOT/bench/ceiling.conf.tmpl" ceiling
+curl -s -H "$H" "$(url module)/beta/RemoteHelpSessionRetrieveResponse?\$top=100" \
+    > "$RUN/ceiling/list.json"
+start ceiling
+
+TARGETS=(module ceiling)
+
+if [[ $PEER == 1 ]]; then
+    render "$PEERS/lua/nginx.conf.tmpl" lua
+    if start lua 2>/dev/null; then
+        load lua "$KEYS"
+        TARGETS+=(lua)
+    else
+        echo "# the Lua peer did not start (libnginx-mod-http-lua, lua-cjson?): left out"
+    fi
+fi
+
+echo "# object: ${#OBJECT} bytes of JSON; POST body: $(( ${#CREATED} )) bytes"
+echo
+
+declare -A RPS P99 BAD
+
+# --- the workloads ---------------------------------------------------------
+
+printf '| workload | target | median req/s | median p99 (ms) | runs req/s |\n'
+printf '|---|---|---|---|---|\n'
+
+SUMMARY=""
+
+for wl in $WORKLOADS; do
+    for t in "${TARGETS[@]}"; do RPS[$t]=""; P99[$t]=""; BAD[$t]=0; done
+    declare -A R=()
+
+    for t in "${TARGETS[@]}"; do wrk_run "$t" "$wl" 1 >/dev/null; done  # warm-up
+
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for t in "${TARGETS[@]}"; do
+            read -r rps non2xx p99 < <(wrk_run "$t" "$wl" "$DURATION")
+            RPS[$t]+=" $rps"; P99[$t]+=" $p99"
+            R[$t,$r]=$rps
+            [[ $non2xx == 0 ]] || BAD[$t]=$((BAD[$t] + non2xx))
+        done
+    done
+
+    for t in "${TARGETS[@]}"; do
+        flag=""
+        [[ ${BAD[$t]} == 0 ]] || flag=" !! ${BAD[$t]} non-2xx"
+        printf '| %s | %s | %.0f | %.2f | %s%s |\n' "$wl" "$t" \
+            "$(median <<<"${RPS[$t]}")" \
+            "$(awk -v u="$(median <<<"${P99[$t]}")" 'BEGIN{print u/1000}')" \
+            "$(sed 's/^ //; s/\.[0-9]*//g' <<<"${RPS[$t]}")" "$flag"
+    done
+
+    for other in "${TARGETS[@]:1}"; do
+        rs=""
+        for ((r = 1; r <= ROUNDS; r++)); do
+            rs+=" $(ratio "${R[module,$r]}" "${R[$other,$r]}")"
+        done
+        SUMMARY+="| $wl | module/$other | $(median <<<"$rs") |$rs |"$'\n'
+    done
+done
+
+echo
+printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\n%s' "$SUMMARY"
+
+# --- scale: N objects against 1,000 --------------------------------------
+
+if [[ $SCALE -gt 0 ]]; then
+    stop lua 2>/dev/null || true
+    stop ceiling
+    big=$(( SCALE / 1000 * 2 + 64 ))m
+    render "$ROOT/bench/module.conf.tmpl" small 64m
+    render "$ROOT/bench/module.conf.tmpl" big "$big"
+    start small
+    start big
+    load small 1000
+    echo
+    echo "# loading $SCALE objects into a $big zone..."
+    t0=$(date +%s)
+    load big "$SCALE"
+    echo "# loaded in $(( $(date +%s) - t0 )) s"
+    echo
+    printf '| workload | 1,000 objects req/s | %s objects req/s | ratio |\n|---|---|---|---|\n' "$SCALE"
+    for wl in get patch; do
+        s="" b="" rs=""
+        wrk_run small "$wl" 1 1000 >/dev/null
+        wrk_run big "$wl" 1 "$SCALE" >/dev/null
+        for ((r = 1; r <= ROUNDS; r++)); do
+            read -r r1 _ _ < <(wrk_run small "$wl" "$DURATION" 1000)
+            read -r r2 _ _ < <(wrk_run big "$wl" "$DURATION" "$SCALE")
+            s+=" $r1" b+=" $r2" rs+=" $(ratio "$r2" "$r1")"
+        done
+        printf '| %s | %.0f | %.0f | %s |\n' "$wl" "$(median <<<"$s")" \
+            "$(median <<<"$b")" "$(median <<<"$rs")"
+    done
+    stop big
+    stop small
+fi
+
+# --- fill: zone bytes per object -------------------------------------------
+
+if [[ $FILL == 1 ]]; then
+    render "$ROOT/bench/module.conf.tmpl" fill 16m
+    start fill
+    # POSTs of 50,000 keys into 16m: 201 until full, then 507
+    wrk_run fill load 8 50000 16 >/dev/null
+    n=0
+    lo=1 hi=50000
+    while [[ $lo -lt $hi ]]; do   # the created keys are a prefix per thread
+        mid=$(( (lo + hi + 1) / 2 ))
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "$H" \
+               "$(url fill)/beta/RemoteHelpSessionRetrieveResponse/bench-k$mid")
+        if [[ $code == 200 ]]; then lo=$mid; else hi=$((mid - 1)); fi
+    done
+    n=$lo
+    echo
+    echo "# fill: about $n retrieve objects of ${#OBJECT} JSON bytes fit a 16m zone:"\
+         "$(( 16 * 1024 * 1024 / n )) zone bytes per object"\
+         "(target: 1.3 x JSON + 64 = $(( ${#OBJECT} * 13 / 10 + 64 )))"
+    stop fill
+fi
