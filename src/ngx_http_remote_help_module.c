@@ -471,7 +471,8 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
             return ngx_http_remote_help_error(r, ctx,
                                    NGX_HTTP_INSUFFICIENT_STORAGE,
                                    "The remote_help_zone \"%V\" has no room "
-                                   "for the object.", &rlcf->shm_zone->shm.name);
+                                   "for the object.",
+                                   &rlcf->shm_zone->shm.name);
 
         default:
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
