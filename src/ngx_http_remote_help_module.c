@@ -98,6 +98,8 @@ static ngx_int_t ngx_http_remote_help_error(ngx_http_request_t *r,
 static ngx_int_t ngx_http_remote_help_error_body(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *message,
     ngx_str_t *body);
+static ngx_int_t ngx_http_remote_help_not_found(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
 static const char *ngx_http_remote_help_code(ngx_uint_t status);
 static ngx_int_t ngx_http_remote_help_headers(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
@@ -521,10 +523,7 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
 
 missing:
 
-    return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_FOUND,
-                                      "No object of type "
-                                      "'microsoft.graph.%s' has the key "
-                                      "'%V'.", set->type, &ctx->key);
+    return ngx_http_remote_help_not_found(r, ctx);
 }
 
 
@@ -621,10 +620,7 @@ ngx_http_remote_help_get(ngx_http_request_t *r,
     }
 
     if (rc == NGX_HTTP_RH_MISSING) {
-        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_FOUND,
-                                          "No object of type "
-                                          "'microsoft.graph.%s' has the key "
-                                          "'%V'.", ctx->set->type, &ctx->key);
+        return ngx_http_remote_help_not_found(r, ctx);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -648,10 +644,7 @@ ngx_http_remote_help_delete(ngx_http_request_t *r,
     }
 
     if (rc == NGX_HTTP_RH_MISSING) {
-        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_FOUND,
-                                          "No object of type "
-                                          "'microsoft.graph.%s' has the key "
-                                          "'%V'.", ctx->set->type, &ctx->key);
+        return ngx_http_remote_help_not_found(r, ctx);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1383,6 +1376,17 @@ ngx_http_remote_help_error(ngx_http_request_t *r,
     }
 
     return ngx_http_remote_help_send(r, ctx, status, &body);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_not_found(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                                      "No object of type "
+                                      "'microsoft.graph.%s' has the key "
+                                      "'%V'.", ctx->set->type, &ctx->key);
 }
 
 

@@ -23,6 +23,8 @@
 #define NGX_RH_CUR_TYPE      -2
 #define NGX_RH_CUR_IGNORED   -3
 
+#define NGX_RH_PROCEED        2
+
 
 struct ngx_rh_name_s {
     ngx_rh_name_t            *next;
@@ -45,6 +47,7 @@ static int ngx_rh_store(ngx_rh_parser_t *p, const unsigned char *s,
 static int ngx_rh_not_string(ngx_rh_parser_t *p, const char *literal,
     size_t len);
 static int ngx_rh_nested(ngx_rh_parser_t *p, const char *node);
+static int ngx_rh_scalar(ngx_rh_parser_t *p);
 
 static int ngx_rh_on_null(void *ctx);
 static int ngx_rh_on_boolean(void *ctx, int b);
@@ -680,13 +683,15 @@ duplicate:
 }
 
 
+/*
+ * what every scalar value starts with: inside an ignored annotation it
+ * is skipped, at the top level it is an error, as the value of an
+ * ignored annotation it is dropped; otherwise NGX_RH_PROCEED
+ */
+
 static int
-ngx_rh_on_null(void *ctx)
+ngx_rh_scalar(ngx_rh_parser_t *p)
 {
-    ngx_rh_parser_t  *p = ctx;
-
-    ngx_rh_value_t   *v;
-
     if (p->skip_depth) {
         return 1;
     }
@@ -697,11 +702,29 @@ ngx_rh_on_null(void *ctx)
         return 0;
     }
 
-    switch (p->current) {
-
-    case NGX_RH_CUR_IGNORED:
+    if (p->current == NGX_RH_CUR_IGNORED) {
         p->current = NGX_RH_CUR_NONE;
         return 1;
+    }
+
+    return NGX_RH_PROCEED;
+}
+
+
+static int
+ngx_rh_on_null(void *ctx)
+{
+    ngx_rh_parser_t  *p = ctx;
+
+    int               rc;
+    ngx_rh_value_t   *v;
+
+    rc = ngx_rh_scalar(p);
+    if (rc != NGX_RH_PROCEED) {
+        return rc;
+    }
+
+    switch (p->current) {
 
     case NGX_RH_CUR_TYPE:
         ngx_rh_fail(p, "The value of the '@odata.type' annotation must be "
@@ -747,21 +770,12 @@ ngx_rh_on_number(void *ctx, const char *s, size_t len)
 static int
 ngx_rh_not_string(ngx_rh_parser_t *p, const char *literal, size_t len)
 {
+    int   rc;
     char  lit[NGX_RH_LITERAL_MAX + 8];
 
-    if (p->skip_depth) {
-        return 1;
-    }
-
-    if (p->depth == 0) {
-        ngx_rh_fail(p, NGX_RH_JSON_PREFIX
-                    " The request body must be a JSON object.");
-        return 0;
-    }
-
-    if (p->current == NGX_RH_CUR_IGNORED) {
-        p->current = NGX_RH_CUR_NONE;
-        return 1;
+    rc = ngx_rh_scalar(p);
+    if (rc != NGX_RH_PROCEED) {
+        return rc;
     }
 
     ngx_rh_literal(lit, sizeof(lit), (const unsigned char *) literal, len);
@@ -785,23 +799,14 @@ ngx_rh_on_string(void *ctx, const unsigned char *s, size_t len)
 {
     ngx_rh_parser_t  *p = ctx;
 
+    int                  rc;
     char                 lit[NGX_RH_LITERAL_MAX + 8];
     const char          *t;
     const ngx_rh_set_t  *other;
 
-    if (p->skip_depth) {
-        return 1;
-    }
-
-    if (p->depth == 0) {
-        ngx_rh_fail(p, NGX_RH_JSON_PREFIX
-                    " The request body must be a JSON object.");
-        return 0;
-    }
-
-    if (p->current == NGX_RH_CUR_IGNORED) {
-        p->current = NGX_RH_CUR_NONE;
-        return 1;
+    rc = ngx_rh_scalar(p);
+    if (rc != NGX_RH_PROCEED) {
+        return rc;
     }
 
     if (p->current != NGX_RH_CUR_TYPE) {
