@@ -110,13 +110,13 @@ stop() {
 url() { echo "http://127.0.0.1:${PORT[$1]}"; }
 
 # wrk NAME WORKLOAD DURATION [NKEYS] [CONNS]: prints "rps non2xx p99us"
-RUNSEQ=0
 wrk_run() {
     local name=$1 wl=$2 dur=$3 nkeys=${4:-$KEYS} conns=${5:-$CONNS} out line
-    RUNSEQ=$((RUNSEQ + 1))
+    # unique per run (callers run this in a subshell: no counter)
+    local runid; runid=$(date +%s%N)
     out=$(WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$conns" -d"${dur}s" \
           -s "$WRK_SCRIPT" "$(url "$name")" -- "$wl" "$nkeys" \
-          "$$x$RUNSEQ" /beta/ 2>&1) || { echo "$out" >&2; die "wrk failed"; }
+          "$runid" /beta/ 2>&1) || { echo "$out" >&2; die "wrk failed"; }
     line=$(grep '^RESULT ' <<<"$out") || { echo "$out" >&2; die "no RESULT"; }
     sed -E 's/.*rps=([0-9.]+).*non2xx=([0-9]+).*p99us=([0-9]+).*/\1 \2 \3/' <<<"$line"
 }
