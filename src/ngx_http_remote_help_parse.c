@@ -42,6 +42,8 @@ static void ngx_rh_literal(char *buf, size_t size, const unsigned char *s,
     size_t len);
 static int ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data,
     size_t len);
+static unsigned ngx_rh_utf8_lead(unsigned char c, unsigned char *lo,
+    unsigned char *hi);
 static int ngx_rh_store(ngx_rh_parser_t *p, const unsigned char *s,
     size_t len);
 static int ngx_rh_not_string(ngx_rh_parser_t *p, const char *literal,
@@ -378,22 +380,9 @@ ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
 
         if (c >= 0x80) {
 
-            if (c >= 0xc2 && c <= 0xdf) {
-                p->utf8_need = 1;
-                p->utf8_lo = 0x80;
-                p->utf8_hi = 0xbf;
-
-            } else if (c >= 0xe0 && c <= 0xef) {
-                p->utf8_need = 2;
-                p->utf8_lo = (c == 0xe0) ? 0xa0 : 0x80;
-                p->utf8_hi = (c == 0xed) ? 0x9f : 0xbf;
-
-            } else if (c >= 0xf0 && c <= 0xf4) {
-                p->utf8_need = 3;
-                p->utf8_lo = (c == 0xf0) ? 0x90 : 0x80;
-                p->utf8_hi = (c == 0xf4) ? 0x8f : 0xbf;
-
-            } else {
+            p->utf8_need = (unsigned char) ngx_rh_utf8_lead(c, &p->utf8_lo,
+                                                            &p->utf8_hi);
+            if (p->utf8_need == 0) {
                 goto bad_utf8;
             }
 
@@ -926,6 +915,38 @@ bad_literal:
 }
 
 
+/*
+ * how many continuation bytes follow the lead byte c, and the range of
+ * the first one (which rules out overlong forms, surrogates and code
+ * points past U+10FFFF); 0 when c cannot start a character
+ */
+
+static unsigned
+ngx_rh_utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        return 1;
+    }
+
+    if (c >= 0xe0 && c <= 0xef) {
+        *lo = (c == 0xe0) ? 0xa0 : 0x80;
+        *hi = (c == 0xed) ? 0x9f : 0xbf;
+        return 2;
+    }
+
+    if (c >= 0xf0 && c <= 0xf4) {
+        *lo = (c == 0xf0) ? 0x90 : 0x80;
+        *hi = (c == 0xf4) ? 0x8f : 0xbf;
+        return 3;
+    }
+
+    return 0;
+}
+
+
 int
 ngx_rh_utf8_valid(const unsigned char *s, size_t len)
 {
@@ -955,20 +976,9 @@ ngx_rh_utf8_valid(const unsigned char *s, size_t len)
             continue;
         }
 
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
+        need = ngx_rh_utf8_lead(c, &lo, &hi);
 
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            lo = (c == 0xe0) ? 0xa0 : 0x80;
-            hi = (c == 0xed) ? 0x9f : 0xbf;
-
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            lo = (c == 0xf0) ? 0x90 : 0x80;
-            hi = (c == 0xf4) ? 0x8f : 0xbf;
-
-        } else {
+        if (need == 0) {
             return 0;
         }
     }
