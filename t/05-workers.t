@@ -9,7 +9,6 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use POSIX ();
 use Test::More;
 use RHTest qw(json_decode);
 
@@ -21,38 +20,25 @@ my ($clients, $each) = (8, 250);
 
 is($t->wait_workers(2), 2, 'two workers run');
 
-my @kids;
-for my $c (1 .. $clients) {
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        my $bad = 0;
-        for my $i (1 .. $each) {
-            my $r = $t->post($set, { sessionKey => "c$c-$i",
-                sessionType => 'viewScreen', pubSubEncryption => "v$c.$i" });
-            $bad++ unless $r->{status} == 201;
-        }
-        POSIX::_exit($bad ? 1 : 0);
+my $failed = RHTest::clients($clients, sub {
+    my ($c) = @_;
+    my $bad = 0;
+    for my $i (1 .. $each) {
+        my $r = $t->post($set, { sessionKey => "c$c-$i",
+            sessionType => 'viewScreen', pubSubEncryption => "v$c.$i" });
+        $bad++ unless $r->{status} == 201;
     }
-    push @kids, $pid;
-}
-
-my $failed = 0;
-for my $pid (@kids) {
-    waitpid($pid, 0);
-    $failed++ if $? != 0;
-}
+    return $bad;
+});
 is($failed, 0, "$clients clients each got 201 for all $each creates");
 
 # each object readable, with its own value
-my $missing = 0;
+my %want;
 for my $c (1 .. $clients) {
-    for my $i (1 .. $each) {
-        my $r = $t->get("$set/c$c-$i");
-        $missing++ unless $r->{status} == 200
-            && json_decode($r->{body})->{pubSubEncryption} eq "v$c.$i";
-    }
+    $want{"c$c-$_"} = "v$c.$_" for 1 .. $each;
 }
-is($missing, 0, 'every object is readable with its value');
+is($t->unreadable($set, 'pubSubEncryption', %want), 0,
+    'every object is readable with its value');
 
 my ($objects) = $t->list_all("$set?\$top=333");
 my %seen;
@@ -65,26 +51,17 @@ is(scalar keys %seen, $clients * $each, 'and all distinct keys');
 is($t->post('/beta/ExtendRemoteHelpSessionResponse',
     { sessionKey => 'hot' })->{status}, 201, 'hot key created');
 
-@kids = ();
-for my $c (1 .. 4) {
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        my $bad = 0;
-        for my $i (1 .. 100) {
-            my $prop = $c % 2 ? 'acsHelperUserToken' : 'pubSubHelperAccessUri';
-            my $r = $t->patch('/beta/ExtendRemoteHelpSessionResponse/hot',
-                { $prop => "c$c-$i" });
-            $bad++ unless $r->{status} == 200;
-        }
-        POSIX::_exit($bad ? 1 : 0);
+$failed = RHTest::clients(4, sub {
+    my ($c) = @_;
+    my $bad = 0;
+    for my $i (1 .. 100) {
+        my $prop = $c % 2 ? 'acsHelperUserToken' : 'pubSubHelperAccessUri';
+        my $r = $t->patch('/beta/ExtendRemoteHelpSessionResponse/hot',
+            { $prop => "c$c-$i" });
+        $bad++ unless $r->{status} == 200;
     }
-    push @kids, $pid;
-}
-$failed = 0;
-for my $pid (@kids) {
-    waitpid($pid, 0);
-    $failed++ if $? != 0;
-}
+    return $bad;
+});
 is($failed, 0, 'concurrent PATCHes of one key all succeed');
 my $doc = json_decode($t->get('/beta/ExtendRemoteHelpSessionResponse/hot')->{body});
 like($doc->{acsHelperUserToken}, qr/^c[13]-100$/, 'last write of odd clients');

@@ -23,15 +23,12 @@ for my $i (1 .. $n) {
         or die "create r$i failed";
 }
 
+my %want = map { ("r$_" => "d$_") } 1 .. $n;
+
 sub all_there {
     my ($what) = @_;
-    my $bad = 0;
-    for my $i (1 .. $n) {
-        my $r = $t->get("$set/r$i");
-        $bad++ unless $r->{status} == 200
-            && json_decode($r->{body})->{deviceName} eq "d$i";
-    }
-    is($bad, 0, "$what: all $n objects with their values");
+    is($t->unreadable($set, 'deviceName', %want), 0,
+        "$what: all $n objects with their values");
 }
 
 all_there('before');

@@ -36,13 +36,9 @@ is($t->get("$set/k" . ($n + 1))->{status}, 404, 'the refused object is absent');
 
 sub intact {
     my ($what) = @_;
-    my $bad = 0;
-    for my $i (1 .. $n) {
-        my $g = $t->get("$set/k$i");
-        $bad++ unless $g->{status} == 200
-            && json_decode($g->{body})->{deviceName} eq $value;
-    }
-    is($bad, 0, "$what: all $n objects intact");
+    my %want = map { ("k$_" => $value) } 1 .. $n;
+    is($t->unreadable($set, 'deviceName', %want), 0,
+        "$what: all $n objects intact");
 }
 
 intact('after 507');

@@ -17,6 +17,7 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
+use POSIX ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -440,6 +441,46 @@ sub patch {
     my ($self, $path, $body, %opts) = @_;
     $body = json_encode($body) if ref $body;
     return $self->request('PATCH', $path, body => $body, %opts);
+}
+
+# how many objects (key => expected value of $prop) do not read back
+# from $set with that value
+sub unreadable {
+    my ($self, $set, $prop, %want) = @_;
+    my $bad = 0;
+
+    for my $key (keys %want) {
+        my $r = $self->get("$set/" . uri_escape($key));
+        my $doc = $r->{status} == 200 ? eval { json_decode($r->{body}) } : undef;
+        $bad++ unless $doc && defined $doc->{$prop} && $doc->{$prop} eq $want{$key};
+    }
+
+    return $bad;
+}
+
+# runs $code in $n forked clients, each given its number 1..$n; a client
+# fails when $code returns true (its count of failures); returns how
+# many clients failed
+sub clients {
+    my ($n, $code) = @_;
+    my @kids;
+
+    for my $c (1 .. $n) {
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            # no END or DESTROY here: the server belongs to the parent
+            POSIX::_exit($code->($c) ? 1 : 0);
+        }
+        push @kids, $pid;
+    }
+
+    my $failed = 0;
+    for my $pid (@kids) {
+        waitpid($pid, 0);
+        $failed++ if $? != 0;
+    }
+
+    return $failed;
 }
 
 # follows @odata.nextLink from a listing URL; returns (objects, pages)
