@@ -18,6 +18,7 @@
 #include "ngx_http_remote_help_parse.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_state.h"
 
 
 #define NGX_HTTP_RH_AUTH_OFF      0
@@ -74,6 +75,8 @@ static ngx_int_t ngx_http_remote_help_delete(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
+static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 
 static ngx_http_remote_help_ctx_t *ngx_http_remote_help_ctx(
     ngx_http_request_t *r);
@@ -120,6 +123,9 @@ static char *ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_remote_help_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_remote_help_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_remote_help_init_process(ngx_cycle_t *cycle);
+static void ngx_http_remote_help_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_remote_help_auth[] = {
@@ -189,11 +195,11 @@ ngx_module_t  ngx_http_remote_help_module = {
     ngx_http_remote_help_commands,         /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_remote_help_init_module,      /* init module */
+    ngx_http_remote_help_init_process,     /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_remote_help_exit_process,     /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -477,7 +483,7 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
                                    &rlcf->shm_zone->shm.name);
 
         default:
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return ngx_http_remote_help_failed(r, ctx, rc);
         }
 
         if (ctx->item) {
@@ -645,6 +651,43 @@ ngx_http_remote_help_delete(ngx_http_request_t *r,
 
     if (rc == NGX_HTTP_RH_MISSING) {
         return ngx_http_remote_help_not_found(r, ctx);
+    }
+
+    return ngx_http_remote_help_failed(r, ctx, rc);
+}
+
+
+/* a write the store did not make: the state file, a resized zone */
+
+static ngx_int_t
+ngx_http_remote_help_failed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_table_elt_t                  *h;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    if (rc == NGX_HTTP_RH_NOSTATE) {
+        return ngx_http_remote_help_error(r, ctx,
+                               NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "The state file of remote_help_zone \"%V\" "
+                               "could not be written; nothing was changed.",
+                               &rlcf->shm_zone->shm.name);
+    }
+
+    if (rc == NGX_HTTP_RH_RETIRED) {
+        h = ngx_http_remote_help_add_header(r, "Retry-After",
+                                            (u_char *) "1", 1);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_remote_help_error(r, ctx,
+                               NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "The remote_help_zone \"%V\" is being "
+                               "resized; nothing was changed.",
+                               &rlcf->shm_zone->shm.name);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1778,16 +1821,20 @@ static char *
 ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     u_char                       *p;
+    char                         *rv;
     ssize_t                       size;
-    ngx_str_t                    *value, name, s;
+    ngx_str_t                    *value, name, s, state;
     ngx_uint_t                    i;
+    ngx_flag_t                    sync;
     ngx_shm_zone_t               *shm_zone;
     ngx_http_remote_help_zone_t  *zone;
 
     value = cf->args->elts;
 
     size = 0;
+    sync = NGX_CONF_UNSET;
     ngx_str_null(&name);
+    ngx_str_null(&state);
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -1825,8 +1872,32 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "state=", 6) == 0
+            && value[i].len > 6)
+        {
+            state.data = value[i].data + 6;
+            state.len = value[i].len - 6;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "state_sync=on") == 0) {
+            sync = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "state_sync=off") == 0) {
+            sync = 0;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (sync != NGX_CONF_UNSET && state.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"state_sync\" needs \"state\"");
         return NGX_CONF_ERROR;
     }
 
@@ -1857,6 +1928,14 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     zone->name = name;
     zone->shm_zone = shm_zone;
+    zone->cycle = cf->cycle;
+
+    if (state.len) {
+        rv = ngx_http_remote_help_state_conf(cf, zone, &state, sync == 1);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
 
     shm_zone->init = ngx_http_remote_help_init_zone;
     shm_zone->data = zone;
@@ -1907,4 +1986,27 @@ ngx_http_remote_help_init(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_remote_help_body_filter;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_remote_help_store_commit(cycle);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_remote_help_state_init_process(cycle);
+}
+
+
+static void
+ngx_http_remote_help_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_remote_help_state_exit_process(cycle);
 }

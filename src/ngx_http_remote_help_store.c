@@ -15,26 +15,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_store.h"
-
-
-typedef struct {
-    ngx_rbtree_node_t             node;         /* node.key: key hash */
-    uint64_t                      seq;
-    uint32_t                      key_len;
-    uint32_t                      json_len;
-    u_char                        set;
-    u_char                        nprops;
-    u_char                        pad[6];
-    u_char                        data[1];      /* spans, key, JSON */
-} ngx_http_remote_help_node_t;
-
-
-#define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
-#define ngx_http_rh_key(n)      ((n)->data + 8 * (n)->nprops)
-#define ngx_http_rh_json(n)     (ngx_http_rh_key(n) + (n)->key_len)
-#define ngx_http_rh_size(n)                                                  \
-    (offsetof(ngx_http_remote_help_node_t, data) + 8 * (n)->nprops           \
-     + (n)->key_len + (n)->json_len)
+#include "ngx_http_remote_help_state.h"
 
 
 static size_t ngx_http_remote_help_capacity(size_t size);
@@ -45,11 +26,10 @@ static void ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
 static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
-static ngx_http_remote_help_node_t *ngx_http_remote_help_first(
-    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
-    ngx_str_t *key, ngx_uint_t inclusive);
 static ngx_int_t ngx_http_remote_help_copy_zone(
-    ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle);
+    ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
+    ngx_http_remote_help_zone_t **old);
+static void ngx_http_remote_help_unretire(void *data);
 
 
 /* what the slab really gives for a request of "size" bytes */
@@ -144,11 +124,9 @@ ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
 }
 
 
-/* the first object after (set, hash, key), or at it when inclusive */
-
-static ngx_http_remote_help_node_t *
-ngx_http_remote_help_first(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
-    uint32_t hash, ngx_str_t *key, ngx_uint_t inclusive)
+ngx_http_remote_help_node_t *
+ngx_http_remote_help_store_first(ngx_http_remote_help_sh_t *sh,
+    ngx_uint_t set, uint32_t hash, ngx_str_t *key, ngx_uint_t inclusive)
 {
     ngx_int_t           rc;
     ngx_rbtree_node_t  *node, *sentinel, *best;
@@ -219,11 +197,12 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
     uint64_t seq)
 {
-    size_t                        size;
-    uint32_t                      hash;
-    ngx_uint_t                    nprops;
-    ngx_http_remote_help_sh_t    *sh;
-    ngx_http_remote_help_node_t  *n, *old;
+    size_t                         size;
+    uint32_t                       hash;
+    ngx_uint_t                     nprops, journal;
+    ngx_http_remote_help_sh_t     *sh;
+    ngx_http_remote_help_node_t   *n, *old;
+    ngx_http_remote_help_record_t  rec;
 
     sh = zone->sh;
     hash = ngx_murmur_hash2(key->data, key->len);
@@ -232,15 +211,30 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     size = offsetof(ngx_http_remote_help_node_t, data) + 8 * nprops
            + key->len + json->len;
 
+    journal = (zone->state && !zone->state->loading);
+
+    if (journal) {
+        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_PUT, set,
+                                          nprops, spans, key, json);
+    }
+
     ngx_rwlock_wlock(&sh->lock);
+
+    if (sh->retired) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_RETIRED;
+    }
 
     old = ngx_http_remote_help_lookup(sh, set, hash, key);
 
-    if (seq == 0) {
+    if (seq == NGX_HTTP_RH_CREATE) {
         if (old) {
             ngx_rwlock_unlock(&sh->lock);
             return NGX_HTTP_RH_EXISTS;
         }
+
+    } else if (seq == NGX_HTTP_RH_ANY) {
+        /* void */
 
     } else if (old == NULL) {
         ngx_rwlock_unlock(&sh->lock);
@@ -259,7 +253,6 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
          */
 
         n = old;
-        old = NULL;
 
     } else {
         n = ngx_slab_alloc_locked(zone->shpool, size);
@@ -268,6 +261,33 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
             ngx_rwlock_unlock(&sh->lock);
             return NGX_HTTP_RH_NOSPACE;
         }
+    }
+
+    /* the state file first: a write it does not hold is not made */
+
+    if (journal && ngx_http_remote_help_state_append(zone, &rec) != NGX_OK) {
+
+        if (n != old) {
+            ngx_slab_free_locked(zone->shpool, n);
+        }
+
+        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_state_done(zone);
+
+        return NGX_HTTP_RH_NOSTATE;
+    }
+
+    if (old) {
+        sh->live -= ngx_http_rh_record_size(old->nprops, old->key_len,
+                                            old->json_len);
+
+        if (n != old) {
+            ngx_rbtree_delete(&sh->rbtree, &old->node);
+            ngx_slab_free_locked(zone->shpool, old);
+        }
+
+    } else {
+        sh->objects[set]++;
     }
 
     n->node.key = hash;
@@ -281,17 +301,17 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);
     ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
 
-    if (seq == 0) {
-        sh->objects[set]++;
-        ngx_rbtree_insert(&sh->rbtree, &n->node);
-
-    } else if (old) {
-        ngx_rbtree_delete(&sh->rbtree, &old->node);
-        ngx_slab_free_locked(zone->shpool, old);
+    if (n != old) {
         ngx_rbtree_insert(&sh->rbtree, &n->node);
     }
 
+    sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
+
     ngx_rwlock_unlock(&sh->lock);
+
+    if (journal) {
+        ngx_http_remote_help_state_done(zone);
+    }
 
     return NGX_OK;
 }
@@ -301,14 +321,28 @@ ngx_int_t
 ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key)
 {
-    uint32_t                      hash;
-    ngx_http_remote_help_sh_t    *sh;
-    ngx_http_remote_help_node_t  *n;
+    uint32_t                       hash;
+    ngx_uint_t                     journal;
+    ngx_http_remote_help_sh_t     *sh;
+    ngx_http_remote_help_node_t   *n;
+    ngx_http_remote_help_record_t  rec;
 
     sh = zone->sh;
     hash = ngx_murmur_hash2(key->data, key->len);
 
+    journal = (zone->state && !zone->state->loading);
+
+    if (journal) {
+        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_DELETE, set,
+                                          0, NULL, key, NULL);
+    }
+
     ngx_rwlock_wlock(&sh->lock);
+
+    if (sh->retired) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_RETIRED;
+    }
 
     n = ngx_http_remote_help_lookup(sh, set, hash, key);
 
@@ -317,11 +351,23 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_MISSING;
     }
 
+    if (journal && ngx_http_remote_help_state_append(zone, &rec) != NGX_OK) {
+        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_state_done(zone);
+        return NGX_HTTP_RH_NOSTATE;
+    }
+
+    sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
+
     ngx_rbtree_delete(&sh->rbtree, &n->node);
     ngx_slab_free_locked(zone->shpool, n);
     sh->objects[set]--;
 
     ngx_rwlock_unlock(&sh->lock);
+
+    if (journal) {
+        ngx_http_remote_help_state_done(zone);
+    }
 
     return NGX_OK;
 }
@@ -345,14 +391,14 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     ngx_rwlock_rlock(&sh->lock);
 
     if (after) {
-        n = ngx_http_remote_help_first(sh, set,
+        n = ngx_http_remote_help_store_first(sh, set,
                                        ngx_murmur_hash2(after->data,
                                                         after->len),
                                        after, 0);
 
     } else {
         ngx_str_null(&empty);
-        n = ngx_http_remote_help_first(sh, set, 0, &empty, 1);
+        n = ngx_http_remote_help_store_first(sh, set, 0, &empty, 1);
     }
 
     while (n && n->set == set) {
@@ -416,7 +462,7 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* a reload with the size unchanged: the zone lives on */
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
-        return NGX_OK;
+        return ngx_http_remote_help_state_load(zone, ozone);
     }
 
     zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -452,19 +498,31 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone is answered with 507, not logged */
     zone->shpool->log_nomem = 0;
 
-    return ngx_http_remote_help_copy_zone(zone, (ngx_cycle_t *) ngx_cycle);
+    ozone = NULL;
+
+    if (ngx_http_remote_help_copy_zone(zone, (ngx_cycle_t *) ngx_cycle, &ozone)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_remote_help_state_load(zone, ozone);
 }
 
 
 /*
  * A reload that changed the zone's size gets a new zone; the old one is
  * still mapped while the new cycle initializes, so its objects are
- * copied over.  A new zone too small for them fails the reload.
+ * copied over.  A new zone too small for them fails the reload.  From
+ * the copy on, the old zone is retired: the old workers answer writes
+ * with 503, so none is lost between the copy and their exit, and none
+ * reaches the state file under the old zone's lock.  If the new cycle
+ * fails, the new cycle's pool cleanup gives the old zone back.
  */
 
 static ngx_int_t
 ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
-    ngx_cycle_t *cycle)
+    ngx_cycle_t *cycle, ngx_http_remote_help_zone_t **old)
 {
     size_t                        size;
     ngx_uint_t                    i, copied;
@@ -473,6 +531,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *osh;
     ngx_http_remote_help_zone_t  *ozone;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_remote_help_node_t  *n, *copy;
 
     part = &cycle->shared_memory.part;
@@ -508,7 +567,14 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     osh = ozone->sh;
     copied = 0;
 
-    ngx_rwlock_rlock(&osh->lock);
+    cln = ngx_pool_cleanup_add(zone->cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    *old = ozone;
+
+    ngx_rwlock_wlock(&osh->lock);
 
     if (osh->rbtree.root != osh->rbtree.sentinel) {
 
@@ -522,6 +588,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy = ngx_slab_alloc_locked(zone->shpool, size);
             if (copy == NULL) {
                 ngx_rwlock_unlock(&osh->lock);
+                *old = NULL;
                 ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                               "remote_help_zone \"%V\" is too small for the "
                               "objects it holds: copied %ui of them",
@@ -536,7 +603,20 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     }
 
     zone->sh->seq = osh->seq;
+    zone->sh->live = osh->live;
     ngx_memcpy(zone->sh->objects, osh->objects, sizeof(osh->objects));
+
+    zone->sh->state.size = osh->state.size;
+    zone->sh->state.gen = osh->state.gen;
+    zone->sh->state.broken = osh->state.broken;
+    zone->sh->state.compactions = osh->state.compactions;
+
+    osh->retired = 1;
+    osh->state.abort = 1;
+
+    zone->retire = osh;
+    cln->handler = ngx_http_remote_help_unretire;
+    cln->data = zone;
 
     ngx_rwlock_unlock(&osh->lock);
 
@@ -545,4 +625,58 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
                   &zone->name, copied);
 
     return NGX_OK;
+}
+
+
+/* the new cycle failed before it was committed: the old zone goes on */
+
+static void
+ngx_http_remote_help_unretire(void *data)
+{
+    ngx_http_remote_help_zone_t  *zone = data;
+
+    ngx_http_remote_help_sh_t  *osh;
+
+    osh = zone->retire;
+
+    if (osh == NULL) {
+        return;
+    }
+
+    ngx_rwlock_wlock(&osh->lock);
+    osh->retired = 0;
+    ngx_rwlock_unlock(&osh->lock);
+}
+
+
+/* init_module: the new cycle is committed, the retired zones stay so */
+
+void
+ngx_http_remote_help_store_commit(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *shm;
+    ngx_list_part_t              *part;
+    ngx_http_remote_help_zone_t  *zone;
+
+    part = &cycle->shared_memory.part;
+    shm = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm = part->elts;
+            i = 0;
+        }
+
+        if (shm[i].init == ngx_http_remote_help_init_zone && shm[i].data) {
+            zone = shm[i].data;
+            zone->retire = NULL;
+        }
+    }
 }

@@ -14,13 +14,34 @@
 #include "ngx_http_remote_help_schema.h"
 
 
+/* the state file's shared figures, changed under the zone's write lock */
+
+typedef struct {
+    off_t                         size;         /* bytes in the file */
+    off_t                         tmp_size;     /* bytes in PATH.tmp */
+    ngx_uint_t                    gen;          /* bumped by each rename */
+    ngx_uint_t                    tmp_gen;      /* bumped by each PATH.tmp */
+    ngx_pid_t                     compactor;    /* 0: no compaction */
+    ngx_uint_t                    abort;        /* the compaction must stop */
+    off_t                         next;         /* no compaction below */
+    ngx_uint_t                    broken;       /* a failed append stuck */
+    ngx_uint_t                    compactions;
+} ngx_http_remote_help_state_sh_t;
+
+
 typedef struct {
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
     ngx_atomic_t                  lock;         /* ngx_rwlock */
     uint64_t                      seq;
     ngx_uint_t                    objects[NGX_RH_NSETS];
+    off_t                         live;         /* state record bytes */
+    ngx_uint_t                    retired;      /* replaced by a resize */
+    ngx_http_remote_help_state_sh_t  state;
 } ngx_http_remote_help_sh_t;
+
+
+typedef struct ngx_http_remote_help_state_s  ngx_http_remote_help_state_t;
 
 
 typedef struct {
@@ -28,7 +49,36 @@ typedef struct {
     ngx_slab_pool_t              *shpool;
     ngx_str_t                     name;
     ngx_shm_zone_t               *shm_zone;
+    ngx_cycle_t                  *cycle;
+    ngx_http_remote_help_state_t *state;        /* NULL: no state= */
+    ngx_http_remote_help_sh_t    *retire;       /* resized from, until
+                                                   the cycle commits */
 } ngx_http_remote_help_zone_t;
+
+
+/*
+ * An object is one slab chunk: the rbtree node, the spans of its
+ * property literals, its key and its JSON.
+ */
+
+typedef struct {
+    ngx_rbtree_node_t             node;         /* node.key: key hash */
+    uint64_t                      seq;
+    uint32_t                      key_len;
+    uint32_t                      json_len;
+    u_char                        set;
+    u_char                        nprops;
+    u_char                        pad[6];
+    u_char                        data[1];      /* spans, key, JSON */
+} ngx_http_remote_help_node_t;
+
+
+#define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
+#define ngx_http_rh_key(n)      ((n)->data + 8 * (n)->nprops)
+#define ngx_http_rh_json(n)     (ngx_http_rh_key(n) + (n)->key_len)
+#define ngx_http_rh_size(n)                                                  \
+    (offsetof(ngx_http_remote_help_node_t, data) + 8 * (n)->nprops           \
+     + (n)->key_len + (n)->json_len)
 
 
 /* a copy of a stored object, taken under the lock */
@@ -45,10 +95,18 @@ typedef struct {
 #define NGX_HTTP_RH_EXISTS        NGX_DONE       /* 409 */
 #define NGX_HTTP_RH_CHANGED       NGX_AGAIN      /* retry the update */
 #define NGX_HTTP_RH_NOSPACE       NGX_ABORT      /* 507 */
+#define NGX_HTTP_RH_RETIRED       NGX_BUSY       /* 503, zone resized */
+#define NGX_HTTP_RH_NOSTATE       (-100)         /* 500, state file */
+
+/* store_put's seq: create, or replace whatever is there (state replay) */
+#define NGX_HTTP_RH_CREATE        0
+#define NGX_HTTP_RH_ANY           ((uint64_t) -1)
 
 
 ngx_int_t ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+
+void ngx_http_remote_help_store_commit(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
@@ -67,6 +125,11 @@ ngx_int_t ngx_http_remote_help_store_delete(
  * in the store's order; items is an array of ngx_str_t; *more is set
  * when objects remain after the last one returned
  */
+/* the first object after (set, hash, key), or at it when inclusive */
+ngx_http_remote_help_node_t *ngx_http_remote_help_store_first(
+    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
+    ngx_str_t *key, ngx_uint_t inclusive);
+
 ngx_int_t ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *after, ngx_uint_t top, ngx_pool_t *pool,
     ngx_array_t *items, ngx_str_t *last, ngx_uint_t *more);

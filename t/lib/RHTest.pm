@@ -295,6 +295,38 @@ sub stop {
     return 0;
 }
 
+# kill -9 of the master and every worker at once, as a crash would;
+# returns when none of them is left
+sub crash {
+    my ($self) = @_;
+    my $pid = delete $self->{master} or return;
+    $self->{master} = $pid;
+    my @all = ($pid, $self->workers());
+    delete $self->{master};
+
+    @RUNNING = grep { $_ != $self } @RUNNING;
+
+    kill 'KILL', @all;
+    waitpid($pid, 0);
+
+    my $deadline = time() + $START_TIMEOUT;
+    while (time() < $deadline) {
+        return 1 unless grep { alive($_) } @all;
+        sleep 0.02;
+    }
+
+    return 0;
+}
+
+# a process that exists and is not a zombie
+sub alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $line = <$fh> // '';
+    close $fh;
+    return $line =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 ne 'Z';
+}
+
 sub DESTROY {
     my ($self) = @_;
     local $?;

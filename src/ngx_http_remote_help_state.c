@@ -1,0 +1,1318 @@
+
+/*
+ * ngx_http_remote_help_module: the durable state file (state=PATH).
+ *
+ * The file is a header and a log of records, one per write: the object
+ * as the zone holds it (spans, key, JSON), or a key deleted.  A record
+ * is appended with one writev() under the zone's write lock, before the
+ * zone is changed and before the response is sent, so the file's order
+ * is the order of the changes and a write the file does not hold is
+ * not made.  The kernel keeps the bytes when every nginx process dies;
+ * state_sync=on also waits for the disk.
+ *
+ * When the file grows past twice the live data, one worker compacts it:
+ * it writes every object to PATH.tmp in batches under the read lock,
+ * while every append also goes to PATH.tmp; then PATH.tmp is fsynced
+ * and renamed over PATH, and each worker reopens PATH.
+ *
+ * At start the master replays the file into the zone.  A torn last
+ * record is dropped with a warning; a bad record anywhere else stops
+ * nginx with the file and the offset.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_state.h"
+
+
+#define NGX_HTTP_RH_STATE_MAGIC   "RHSTATE\n"
+#define NGX_HTTP_RH_STATE_VERSION 1
+#define NGX_HTTP_RH_STATE_BOM     0x01020304
+#define NGX_HTTP_RH_STATE_HEADER  16
+
+/* compact when the file is over 2 x live + this, in batches of this */
+#define NGX_HTTP_RH_COMPACT_MIN   (64 * 1024)
+#define NGX_HTTP_RH_COMPACT_BATCH (256 * 1024)
+
+
+static ngx_int_t ngx_http_remote_help_state_check_dir(
+    ngx_http_remote_help_zone_t *zone);
+static ngx_int_t ngx_http_remote_help_state_replay(
+    ngx_http_remote_help_zone_t *zone, u_char *start, off_t size,
+    off_t *valid);
+static ngx_int_t ngx_http_remote_help_state_apply(
+    ngx_http_remote_help_zone_t *zone, u_char *p, uint32_t len);
+static ngx_int_t ngx_http_remote_help_state_header(ngx_fd_t fd);
+static ngx_int_t ngx_http_remote_help_state_write(ngx_fd_t fd,
+    struct iovec *iov, int niov, size_t size);
+static void ngx_http_remote_help_state_start(
+    ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_state_step(ngx_event_t *ev);
+static ngx_int_t ngx_http_remote_help_state_batch(
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t *done);
+static void ngx_http_remote_help_state_finish(
+    ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_state_abort(
+    ngx_http_remote_help_zone_t *zone);
+static ngx_int_t ngx_http_remote_help_state_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_remote_help_zone_t **zone);
+
+
+char *
+ngx_http_remote_help_state_conf(ngx_conf_t *cf,
+    ngx_http_remote_help_zone_t *zone, ngx_str_t *path, ngx_flag_t sync)
+{
+    u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_file_info_t                fi;
+    ngx_shm_zone_t                *shm;
+    ngx_list_part_t               *part;
+    ngx_http_remote_help_zone_t   *other;
+    ngx_http_remote_help_state_t  *st;
+
+    st = ngx_pcalloc(cf->pool, sizeof(ngx_http_remote_help_state_t));
+    if (st == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    st->path = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &st->path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* null-terminated: PATH, PATH.tmp and the directory */
+
+    p = ngx_pnalloc(cf->pool, 3 * st->path.len + sizeof(".tmp") + 2);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, st->path.data, st->path.len);
+    st->path.data = p;
+    p += st->path.len;
+    *p++ = '\0';
+
+    st->tmp.data = p;
+    st->tmp.len = st->path.len + sizeof(".tmp") - 1;
+    p = ngx_cpymem(p, st->path.data, st->path.len);
+    p = ngx_cpymem(p, ".tmp", sizeof(".tmp"));
+
+    st->dir.data = p;
+    ngx_memcpy(p, st->path.data, st->path.len);
+
+    for (st->dir.len = st->path.len;
+         st->dir.len && p[st->dir.len - 1] != '/';
+         st->dir.len--)
+    {
+        /* void */
+    }
+
+    if (st->dir.len == 0 || st->dir.len == st->path.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid state file \"%V\"", path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (st->dir.len > 1) {
+        st->dir.len--;
+    }
+
+    p[st->dir.len] = '\0';
+
+    if (ngx_file_info(st->dir.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "state directory \"%s\" is not usable",
+                           st->dir.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "state directory \"%s\" is not a directory",
+                           st->dir.data);
+        return NGX_CONF_ERROR;
+    }
+
+    /* two zones must not share a file */
+
+    part = &cf->cycle->shared_memory.part;
+    shm = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm = part->elts;
+            i = 0;
+        }
+
+        if (shm[i].tag != zone->shm_zone->tag || shm[i].data == NULL) {
+            continue;
+        }
+
+        other = shm[i].data;
+
+        if (other != zone && other->state
+            && other->state->path.len == st->path.len
+            && ngx_strcmp(other->state->path.data, st->path.data) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "state file \"%s\" is already used by "
+                               "remote_help_zone \"%V\"",
+                               st->path.data, &other->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    st->sync = sync;
+    st->fd = NGX_INVALID_FILE;
+    st->tmp_fd = NGX_INVALID_FILE;
+    st->zone = zone;
+
+    zone->state = st;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Called by the zone's init: ozone is the zone of the previous cycle,
+ * whose objects this one adopted or copied; without it, the objects
+ * come from the file.
+ */
+
+ngx_int_t
+ngx_http_remote_help_state_load(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_zone_t *ozone)
+{
+    off_t                          size, valid;
+    u_char                        *start;
+    ngx_fd_t                       fd;
+    ngx_err_t                      err;
+    ngx_int_t                      rc;
+    ngx_file_info_t                fi;
+    ngx_core_conf_t               *ccf;
+    ngx_http_remote_help_sh_t     *sh;
+    ngx_http_remote_help_state_t  *st, *ost;
+
+    st = zone->state;
+    sh = zone->sh;
+
+    if (ozone) {
+        ost = ozone->state;
+
+        if (st == NULL && ost == NULL) {
+            return NGX_OK;
+        }
+
+        if (st && ost && st->path.len == ost->path.len
+            && ngx_strcmp(st->path.data, ost->path.data) == 0)
+        {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
+                      "the state= of remote_help_zone \"%V\" cannot change "
+                      "on reload, nginx must be restarted for it",
+                      &zone->name);
+        return NGX_ERROR;
+    }
+
+    if (st == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_remote_help_state_check_dir(zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_test_config) {
+        fd = ngx_open_file(st->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    } else {
+        fd = ngx_open_file(st->path.data, NGX_FILE_RDWR,
+                           NGX_FILE_CREATE_OR_OPEN, NGX_FILE_DEFAULT_ACCESS);
+    }
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+
+        if (ngx_test_config && err == NGX_ENOENT) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, err,
+                      ngx_open_file_n " state file \"%s\" failed",
+                      st->path.data);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+    start = NULL;
+    size = 0;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", st->path.data);
+        goto done;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(zone->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (!ngx_test_config && geteuid() == 0
+        && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+        && fchown(fd, ccf->user, ccf->group) == -1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                      "fchown(\"%s\", %s) failed",
+                      st->path.data, ccf->username);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size < NGX_HTTP_RH_STATE_HEADER) {
+
+        /* a new file, or one whose creation was cut short */
+
+        if (size) {
+            ngx_log_error(NGX_LOG_WARN, zone->cycle->log, 0,
+                          "state file \"%s\" has a torn header of %O bytes, "
+                          "starting it afresh", st->path.data, size);
+        }
+
+        if (!ngx_test_config) {
+            if (ftruncate(fd, 0) == -1
+                || ngx_http_remote_help_state_header(fd) != NGX_OK
+                || fsync(fd) == -1)
+            {
+                ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                              "cannot write state file \"%s\"",
+                              st->path.data);
+                goto done;
+            }
+        }
+
+        valid = NGX_HTTP_RH_STATE_HEADER;
+        size = 0;
+        rc = NGX_OK;
+        goto done;
+    }
+
+    start = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+    if (start == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                      "mmap(\"%s\") failed", st->path.data);
+        start = NULL;
+        goto done;
+    }
+
+    st->loading = 1;
+    rc = ngx_http_remote_help_state_replay(zone, start, size, &valid);
+    st->loading = 0;
+
+    if (rc == NGX_OK && valid < size && !ngx_test_config) {
+        if (ftruncate(fd, valid) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                          "ftruncate(\"%s\", %O) failed",
+                          st->path.data, valid);
+            rc = NGX_ERROR;
+        }
+    }
+
+done:
+
+    if (start) {
+        munmap(start, size);
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, zone->cycle->log, ngx_errno,
+                      ngx_close_file_n " \"%s\" failed", st->path.data);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    sh->state.size = valid;
+    sh->state.gen = 1;
+
+    ngx_log_error(NGX_LOG_NOTICE, zone->cycle->log, 0,
+                  "remote_help_zone \"%V\": %ui objects restored from "
+                  "state file \"%s\" (%O bytes)", &zone->name,
+                  sh->objects[0] + sh->objects[1] + sh->objects[2],
+                  st->path.data, valid);
+
+    return NGX_OK;
+}
+
+
+/* PATH.tmp is made and renamed by the workers: their user must write */
+
+static ngx_int_t
+ngx_http_remote_help_state_check_dir(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_uint_t                     ok;
+    ngx_file_info_t                fi;
+    ngx_core_conf_t               *ccf;
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(zone->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ngx_file_info(st->dir.data, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                      "state directory \"%s\" is not usable", st->dir.data);
+        return NGX_ERROR;
+    }
+
+    if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+        && ccf->user != 0)
+    {
+        ok = (fi.st_uid == ccf->user
+              && (fi.st_mode & (S_IWUSR|S_IXUSR)) == (S_IWUSR|S_IXUSR))
+             || (fi.st_gid == ccf->group
+                 && (fi.st_mode & (S_IWGRP|S_IXGRP)) == (S_IWGRP|S_IXGRP))
+             || (fi.st_mode & (S_IWOTH|S_IXOTH)) == (S_IWOTH|S_IXOTH);
+
+    } else {
+        ok = (access((char *) st->dir.data, W_OK|X_OK) == 0);
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
+                      "state directory \"%s\" of remote_help_zone \"%V\" "
+                      "is not writable by user \"%s\"", st->dir.data,
+                      &zone->name,
+                      ccf->username ? ccf->username : "(this user)");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
+    u_char *start, off_t size, off_t *valid)
+{
+    off_t                          off, left, i;
+    u_char                        *p;
+    uint32_t                       len, crc, hcrc, bom, version;
+    ngx_int_t                      rc;
+    const char                    *what;
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+    ngx_memcpy(&version, start + 8, 4);
+    ngx_memcpy(&bom, start + 12, 4);
+
+    if (ngx_memcmp(start, NGX_HTTP_RH_STATE_MAGIC, 8) != 0
+        || version != NGX_HTTP_RH_STATE_VERSION
+        || bom != NGX_HTTP_RH_STATE_BOM)
+    {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
+                      "\"%s\" is not a remote_help state file of version %d "
+                      "and this byte order", st->path.data,
+                      NGX_HTTP_RH_STATE_VERSION);
+        return NGX_ERROR;
+    }
+
+    off = NGX_HTTP_RH_STATE_HEADER;
+
+    while (off < size) {
+
+        p = start + off;
+        left = size - off;
+
+        if (left < NGX_HTTP_RH_REC_HEAD) {
+            what = "a record header cut short";
+            goto torn;
+        }
+
+        ngx_memcpy(&len, p, 4);
+        ngx_memcpy(&crc, p + 4, 4);
+        ngx_memcpy(&hcrc, p + 8, 4);
+
+        if (ngx_crc32_short(p, 8) != hcrc) {
+
+            /* zeroes to the end: the size grew, the data never came */
+
+            for (i = 0; i < left; i++) {
+                if (p[i]) {
+                    what = "a bad record header";
+                    goto damaged;
+                }
+            }
+
+            what = "zeroes";
+            goto torn;
+        }
+
+        if ((off_t) len > left - NGX_HTTP_RH_REC_HEAD) {
+            what = "a record cut short";
+            goto torn;
+        }
+
+        if (ngx_crc32_long(p + NGX_HTTP_RH_REC_HEAD, len) != crc) {
+
+            if ((off_t) len == left - NGX_HTTP_RH_REC_HEAD) {
+                what = "a last record with a bad checksum";
+                goto torn;
+            }
+
+            what = "a record with a bad checksum";
+            goto damaged;
+        }
+
+        rc = ngx_http_remote_help_state_apply(zone,
+                                              p + NGX_HTTP_RH_REC_HEAD, len);
+
+        if (rc == NGX_DECLINED) {
+            what = "a record that is not an object";
+            goto damaged;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
+                          "remote_help_zone \"%V\" is too small for the "
+                          "objects in state file \"%s\" (full at offset %O)",
+                          &zone->name, st->path.data, off);
+            return NGX_ERROR;
+        }
+
+        off += NGX_HTTP_RH_REC_HEAD + len;
+    }
+
+    *valid = off;
+
+    return NGX_OK;
+
+torn:
+
+    ngx_log_error(NGX_LOG_WARN, zone->cycle->log, 0,
+                  "state file \"%s\" ends with %s at offset %O: "
+                  "the last %O bytes, a write that was cut short, "
+                  "are dropped", st->path.data, what, off, left);
+
+    *valid = off;
+
+    return NGX_OK;
+
+damaged:
+
+    ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
+                  "state file \"%s\" is damaged at offset %O: %s",
+                  st->path.data, off, what);
+
+    return NGX_ERROR;
+}
+
+
+/* NGX_DECLINED: not a valid record; NGX_ERROR: the zone is full */
+
+static ngx_int_t
+ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
+    u_char *p, uint32_t len)
+{
+    uint32_t    key_len, json_len, spans[2 * NGX_RH_MAX_PROPS];
+    ngx_int_t   rc;
+    ngx_str_t   key, json;
+    ngx_uint_t  op, set, nprops, i;
+
+    if (len < NGX_HTTP_RH_REC_FIXED) {
+        return NGX_DECLINED;
+    }
+
+    op = p[0];
+    set = p[1];
+    nprops = p[2];
+
+    ngx_memcpy(&key_len, p + 4, 4);
+    ngx_memcpy(&json_len, p + 8, 4);
+
+    p += NGX_HTTP_RH_REC_FIXED;
+    len -= NGX_HTTP_RH_REC_FIXED;
+
+    if (set >= NGX_RH_NSETS || key_len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (op == NGX_HTTP_RH_OP_DELETE) {
+
+        if (nprops || json_len || len != key_len) {
+            return NGX_DECLINED;
+        }
+
+        key.data = p;
+        key.len = key_len;
+
+        rc = ngx_http_remote_help_store_delete(zone, set, &key);
+
+        return (rc == NGX_OK || rc == NGX_HTTP_RH_MISSING) ? NGX_OK
+                                                            : NGX_ERROR;
+    }
+
+    if (op != NGX_HTTP_RH_OP_PUT
+        || nprops != ngx_rh_sets[set].nprops
+        || (uint64_t) len != 8 * nprops + (uint64_t) key_len + json_len)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(spans, p, 8 * nprops);
+
+    for (i = 0; i < nprops; i++) {
+        if ((uint64_t) spans[2 * i] + spans[2 * i + 1] > json_len) {
+            return NGX_DECLINED;
+        }
+    }
+
+    key.data = p + 8 * nprops;
+    key.len = key_len;
+    json.data = key.data + key_len;
+    json.len = json_len;
+
+    rc = ngx_http_remote_help_store_put(zone, set, &key, &json, spans,
+                                        NGX_HTTP_RH_ANY);
+
+    return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_state_header(ngx_fd_t fd)
+{
+    u_char        header[NGX_HTTP_RH_STATE_HEADER];
+    uint32_t      n;
+    struct iovec  iov;
+
+    ngx_memcpy(header, NGX_HTTP_RH_STATE_MAGIC, 8);
+    n = NGX_HTTP_RH_STATE_VERSION;
+    ngx_memcpy(header + 8, &n, 4);
+    n = NGX_HTTP_RH_STATE_BOM;
+    ngx_memcpy(header + 12, &n, 4);
+
+    iov.iov_base = header;
+    iov.iov_len = sizeof(header);
+
+    return ngx_http_remote_help_state_write(fd, &iov, 1, sizeof(header));
+}
+
+
+void
+ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
+    ngx_uint_t op, ngx_uint_t set, ngx_uint_t nprops, uint32_t *spans,
+    ngx_str_t *key, ngx_str_t *json)
+{
+    u_char    *h;
+    uint32_t   n, crc;
+
+    h = rec->head;
+
+    h[12] = (u_char) op;
+    h[13] = (u_char) set;
+    h[14] = (u_char) nprops;
+    h[15] = 0;
+    n = (uint32_t) key->len;
+    ngx_memcpy(h + 16, &n, 4);
+    n = json ? (uint32_t) json->len : 0;
+    ngx_memcpy(h + 20, &n, 4);
+
+    rec->iov[0].iov_base = h;
+    rec->iov[0].iov_len = sizeof(rec->head);
+    rec->niov = 1;
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, h + NGX_HTTP_RH_REC_HEAD, NGX_HTTP_RH_REC_FIXED);
+
+    if (nprops) {
+        rec->iov[rec->niov].iov_base = spans;
+        rec->iov[rec->niov++].iov_len = 8 * nprops;
+        ngx_crc32_update(&crc, (u_char *) spans, 8 * nprops);
+    }
+
+    rec->iov[rec->niov].iov_base = key->data;
+    rec->iov[rec->niov++].iov_len = key->len;
+    ngx_crc32_update(&crc, key->data, key->len);
+
+    if (json && json->len) {
+        rec->iov[rec->niov].iov_base = json->data;
+        rec->iov[rec->niov++].iov_len = json->len;
+        ngx_crc32_update(&crc, json->data, json->len);
+    }
+
+    ngx_crc32_final(crc);
+
+    rec->size = ngx_http_rh_record_size(nprops, key->len,
+                                        json ? json->len : 0);
+
+    n = (uint32_t) (rec->size - NGX_HTTP_RH_REC_HEAD);
+    ngx_memcpy(h, &n, 4);
+    ngx_memcpy(h + 4, &crc, 4);
+    crc = ngx_crc32_short(h, 8);
+    ngx_memcpy(h + 8, &crc, 4);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_state_write(ngx_fd_t fd, struct iovec *iov, int niov,
+    size_t size)
+{
+    ssize_t  n;
+
+    do {
+        n = writev(fd, iov, niov);
+    } while (n == -1 && ngx_errno == NGX_EINTR);
+
+    if (n == (ssize_t) size) {
+        return NGX_OK;
+    }
+
+    if (n >= 0) {
+        ngx_set_errno(NGX_ENOSPC);
+    }
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec)
+{
+    ngx_err_t                         err;
+    ngx_http_remote_help_sh_t        *sh;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    sh = zone->sh;
+    ssh = &sh->state;
+    st = zone->state;
+
+    if (ssh->broken) {
+        return NGX_ERROR;
+    }
+
+    if (st->gen != ssh->gen || st->fd == NGX_INVALID_FILE) {
+
+        /* a compaction renamed a new file over PATH */
+
+        if (st->fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(st->fd);
+        }
+
+        st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
+                               NGX_FILE_OPEN, 0);
+
+        if (st->fd == NGX_INVALID_FILE) {
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                          ngx_open_file_n " state file \"%s\" failed",
+                          st->path.data);
+            return NGX_ERROR;
+        }
+
+        st->gen = ssh->gen;
+    }
+
+    if (ngx_http_remote_help_state_write(st->fd, rec->iov, rec->niov,
+                                         rec->size)
+        != NGX_OK)
+    {
+        err = ngx_errno;
+
+        /* nothing may follow a part of a record: it would read as damage */
+
+        if (ftruncate(st->fd, ssh->size) == -1) {
+            ssh->broken = 1;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, err,
+                      "writev() to state file \"%s\" failed%s",
+                      st->path.data,
+                      ssh->broken ? ", and so did ftruncate(): no more "
+                                    "writes until a restart" : "");
+        return NGX_ERROR;
+    }
+
+    ssh->size += rec->size;
+    st->wrote |= 1;
+
+    if (ssh->compactor && !ssh->abort) {
+
+        if (st->tmp_gen != ssh->tmp_gen || st->tmp_fd == NGX_INVALID_FILE) {
+
+            if (st->tmp_fd != NGX_INVALID_FILE) {
+                (void) ngx_close_file(st->tmp_fd);
+            }
+
+            st->tmp_fd = ngx_open_file(st->tmp.data,
+                                       NGX_FILE_WRONLY|O_APPEND,
+                                       NGX_FILE_OPEN, 0);
+            st->tmp_gen = ssh->tmp_gen;
+        }
+
+        if (st->tmp_fd == NGX_INVALID_FILE
+            || ngx_http_remote_help_state_write(st->tmp_fd, rec->iov,
+                                                rec->niov, rec->size)
+               != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "cannot write \"%s\", compaction abandoned",
+                          st->tmp.data);
+            ssh->abort = 1;
+
+        } else {
+            ssh->tmp_size += rec->size;
+            st->wrote |= 2;
+        }
+
+        if (ssh->compactor != ngx_pid
+            && ngx_current_msec - st->checked > 1000)
+        {
+            /* a compactor that was killed leaves its mark behind */
+
+            st->checked = ngx_current_msec;
+
+            if (kill(ssh->compactor, 0) == -1 && ngx_errno == NGX_ESRCH) {
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "compaction of \"%s\" by process %P is gone, "
+                              "starting it again", st->path.data,
+                              ssh->compactor);
+                ngx_http_remote_help_state_start(zone);
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    if (ssh->compactor == 0
+        && ssh->size > 2 * sh->live + NGX_HTTP_RH_COMPACT_MIN
+        && ssh->size >= ssh->next)
+    {
+        ngx_http_remote_help_state_start(zone);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_remote_help_state_done(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+    if (st->sync) {
+        if ((st->wrote & 1) && fdatasync(st->fd) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "fdatasync(\"%s\") failed", st->path.data);
+        }
+
+        if ((st->wrote & 2) && fdatasync(st->tmp_fd) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "fdatasync(\"%s\") failed", st->tmp.data);
+        }
+    }
+
+    st->wrote = 0;
+
+    if (st->compact) {
+        st->compact = 0;
+
+        if (!st->event.timer_set) {
+            ngx_add_timer(&st->event, 1);
+        }
+    }
+}
+
+
+/* under the write lock: this process becomes the compactor */
+
+static void
+ngx_http_remote_help_state_start(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_fd_t                          fd;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    st = zone->state;
+    ssh = &zone->sh->state;
+
+    if (st->event.handler == NULL) {
+        /* not a worker */
+        return;
+    }
+
+    fd = ngx_open_file(st->tmp.data, NGX_FILE_WRONLY|O_APPEND,
+                       NGX_FILE_TRUNCATE, NGX_FILE_DEFAULT_ACCESS);
+
+    if (fd == NGX_INVALID_FILE
+        || ngx_http_remote_help_state_header(fd) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "cannot start compaction of \"%s\" into \"%s\"",
+                      st->path.data, st->tmp.data);
+
+        if (fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(fd);
+        }
+
+        /* not again before the file has grown by half */
+        ssh->next = ssh->size + ssh->size / 2;
+        return;
+    }
+
+    if (st->tmp_fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->tmp_fd);
+    }
+
+    ssh->compactor = ngx_pid;
+    ssh->abort = 0;
+    ssh->tmp_gen++;
+    ssh->tmp_size = NGX_HTTP_RH_STATE_HEADER;
+
+    st->tmp_fd = fd;
+    st->tmp_gen = ssh->tmp_gen;
+    st->started = 0;
+    st->compact = 1;
+}
+
+
+static void
+ngx_http_remote_help_state_step(ngx_event_t *ev)
+{
+    ngx_uint_t                     done;
+    ngx_http_remote_help_zone_t   *zone;
+    ngx_http_remote_help_state_t  *st;
+
+    st = ev->data;
+    zone = st->zone;
+
+    if (st->buf == NULL) {
+        st->buf = ngx_alloc(NGX_HTTP_RH_COMPACT_BATCH, ev->log);
+        if (st->buf == NULL) {
+            ngx_http_remote_help_state_abort(zone);
+            return;
+        }
+    }
+
+    if (ngx_http_remote_help_state_batch(zone, &done) != NGX_OK) {
+        ngx_http_remote_help_state_abort(zone);
+        return;
+    }
+
+    if (!done) {
+#if (NGX_LINUX)
+        /* let the kernel write back while the walk goes on */
+        (void) sync_file_range(st->tmp_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+        ngx_add_timer(ev, 1);
+        return;
+    }
+
+    ngx_http_remote_help_state_finish(zone);
+}
+
+
+/*
+ * Up to a batch of objects after the cursor, written under the read
+ * lock: no write can happen in between, so any later change of those
+ * objects lands after them in PATH.tmp.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t *done)
+{
+    size_t                            used, size;
+    u_char                           *p;
+    uint32_t                          n, crc;
+    ngx_str_t                         key;
+    ngx_int_t                         rc;
+    struct iovec                      iov;
+    ngx_rbtree_node_t                *node;
+    ngx_http_remote_help_sh_t        *sh;
+    ngx_http_remote_help_node_t      *o;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    sh = zone->sh;
+    ssh = &sh->state;
+    st = zone->state;
+
+    rc = NGX_OK;
+    used = 0;
+    *done = 0;
+
+    ngx_rwlock_rlock(&sh->lock);
+
+    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_ERROR;
+    }
+
+    if (st->started) {
+        key.data = st->cursor_key.data;
+        key.len = st->cursor_key.len;
+        o = ngx_http_remote_help_store_first(sh, st->cursor_set,
+                                             st->cursor_hash, &key, 0);
+
+    } else {
+        o = NULL;
+
+        if (sh->rbtree.root != sh->rbtree.sentinel) {
+            node = ngx_rbtree_min(sh->rbtree.root, sh->rbtree.sentinel);
+            o = (ngx_http_remote_help_node_t *) node;
+        }
+    }
+
+    for ( /* void */ ; o; o = (ngx_http_remote_help_node_t *) node) {
+
+        size = ngx_http_rh_record_size(o->nprops, o->key_len, o->json_len);
+
+        if (used && used + size > NGX_HTTP_RH_COMPACT_BATCH) {
+            break;
+        }
+
+        if (size > NGX_HTTP_RH_COMPACT_BATCH) {
+            /* one object larger than a batch: a batch of its own */
+            p = ngx_alloc(size, ngx_cycle->log);
+            if (p == NULL) {
+                rc = NGX_ERROR;
+                break;
+            }
+
+        } else {
+            p = st->buf + used;
+        }
+
+        p[12] = NGX_HTTP_RH_OP_PUT;
+        p[13] = o->set;
+        p[14] = o->nprops;
+        p[15] = 0;
+        ngx_memcpy(p + 16, &o->key_len, 4);
+        ngx_memcpy(p + 20, &o->json_len, 4);
+        ngx_memcpy(p + 24, o->data, size - 24);
+
+        n = (uint32_t) (size - NGX_HTTP_RH_REC_HEAD);
+        crc = ngx_crc32_long(p + NGX_HTTP_RH_REC_HEAD, n);
+        ngx_memcpy(p, &n, 4);
+        ngx_memcpy(p + 4, &crc, 4);
+        crc = ngx_crc32_short(p, 8);
+        ngx_memcpy(p + 8, &crc, 4);
+
+        if (p != st->buf + used) {
+            iov.iov_base = p;
+            iov.iov_len = size;
+            rc = ngx_http_remote_help_state_write(st->tmp_fd, &iov, 1, size);
+            ngx_free(p);
+
+            if (rc != NGX_OK) {
+                break;
+            }
+
+            ssh->tmp_size += size;
+
+        } else {
+            used += size;
+        }
+
+        /* the cursor */
+
+        if (st->cursor_size < o->key_len) {
+            ngx_free(st->cursor_key.data);
+            st->cursor_size = ngx_max(o->key_len, 256);
+            st->cursor_key.data = ngx_alloc(st->cursor_size, ngx_cycle->log);
+            if (st->cursor_key.data == NULL) {
+                st->cursor_size = 0;
+                rc = NGX_ERROR;
+                break;
+            }
+        }
+
+        ngx_memcpy(st->cursor_key.data, ngx_http_rh_key(o), o->key_len);
+        st->cursor_key.len = o->key_len;
+        st->cursor_set = o->set;
+        st->cursor_hash = (uint32_t) o->node.key;
+        st->started = 1;
+
+        node = ngx_rbtree_next(&sh->rbtree, &o->node);
+
+        if (node == NULL) {
+            *done = 1;
+        }
+    }
+
+    if (o == NULL) {
+        *done = 1;
+    }
+
+    if (rc == NGX_OK && used) {
+        iov.iov_base = st->buf;
+        iov.iov_len = used;
+        rc = ngx_http_remote_help_state_write(st->tmp_fd, &iov, 1, used);
+
+        if (rc == NGX_OK) {
+            ssh->tmp_size += used;
+        }
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "cannot write \"%s\", compaction abandoned",
+                      st->tmp.data);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
+{
+    off_t                             size;
+    ngx_fd_t                          dir;
+    ngx_http_remote_help_sh_t        *sh;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    sh = zone->sh;
+    ssh = &sh->state;
+    st = zone->state;
+
+    if (fsync(st->tmp_fd) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "fsync(\"%s\") failed, compaction abandoned",
+                      st->tmp.data);
+        ngx_http_remote_help_state_abort(zone);
+        return;
+    }
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
+        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_state_abort(zone);
+        return;
+    }
+
+    if (ngx_rename_file(st->tmp.data, st->path.data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      ngx_rename_file_n " \"%s\" to \"%s\" failed, "
+                      "compaction abandoned", st->tmp.data, st->path.data);
+        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_state_abort(zone);
+        return;
+    }
+
+    ssh->gen++;
+    ssh->size = ssh->tmp_size;
+    ssh->compactor = 0;
+    ssh->compactions++;
+    size = ssh->size;
+
+    if (st->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->fd);
+    }
+
+    st->fd = st->tmp_fd;
+    st->gen = ssh->gen;
+    st->tmp_fd = NGX_INVALID_FILE;
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    /* the rename itself on disk */
+
+    dir = ngx_open_file(st->dir.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (dir != NGX_INVALID_FILE) {
+        (void) fsync(dir);
+        (void) ngx_close_file(dir);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "remote_help_zone \"%V\": state file \"%s\" compacted "
+                  "to %O bytes", &zone->name, st->path.data, size);
+}
+
+
+static void
+ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_http_remote_help_sh_t     *sh;
+    ngx_http_remote_help_state_t  *st;
+
+    sh = zone->sh;
+    st = zone->state;
+
+    ngx_rwlock_wlock(&sh->lock);
+
+    if (sh->state.compactor == ngx_pid) {
+        sh->state.compactor = 0;
+        sh->state.next = sh->state.size + sh->state.size / 2;
+        (void) ngx_delete_file(st->tmp.data);
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (st->tmp_fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->tmp_fd);
+        st->tmp_fd = NGX_INVALID_FILE;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_state_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_remote_help_zone_t **zone)
+{
+    ngx_http_remote_help_zone_t  *z;
+
+    if (shm_zone->init != ngx_http_remote_help_init_zone) {
+        return NGX_DECLINED;
+    }
+
+    z = shm_zone->data;
+
+    if (z == NULL || z->state == NULL || z->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *zone = z;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_shm_zone_t                *shm;
+    ngx_list_part_t               *part;
+    ngx_http_remote_help_zone_t   *zone;
+    ngx_http_remote_help_state_t  *st;
+
+    part = &cycle->shared_memory.part;
+    shm = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_remote_help_state_zone(&shm[i], &zone) != NGX_OK) {
+            continue;
+        }
+
+        st = zone->state;
+
+        st->event.handler = ngx_http_remote_help_state_step;
+        st->event.data = st;
+        st->event.log = cycle->log;
+        st->event.cancelable = 0;
+
+        /* opened under the lock: the file and its generation agree */
+
+        ngx_rwlock_rlock(&zone->sh->lock);
+
+        st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
+                               NGX_FILE_OPEN, 0);
+        st->gen = zone->sh->state.gen;
+
+        ngx_rwlock_unlock(&zone->sh->lock);
+
+        if (st->fd == NGX_INVALID_FILE) {
+            /* writes answer 500 until it can be opened */
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          ngx_open_file_n " state file \"%s\" failed",
+                          st->path.data);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_shm_zone_t                *shm;
+    ngx_list_part_t               *part;
+    ngx_http_remote_help_zone_t   *zone;
+    ngx_http_remote_help_state_t  *st;
+
+    part = &cycle->shared_memory.part;
+    shm = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_remote_help_state_zone(&shm[i], &zone) != NGX_OK) {
+            continue;
+        }
+
+        st = zone->state;
+
+        if (zone->sh->state.compactor == ngx_pid) {
+            ngx_http_remote_help_state_abort(zone);
+        }
+
+        if (st->fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(st->fd);
+            st->fd = NGX_INVALID_FILE;
+        }
+
+        if (st->tmp_fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(st->tmp_fd);
+            st->tmp_fd = NGX_INVALID_FILE;
+        }
+
+        if (st->buf) {
+            ngx_free(st->buf);
+            st->buf = NULL;
+        }
+
+        if (st->cursor_key.data) {
+            ngx_free(st->cursor_key.data);
+            st->cursor_key.data = NULL;
+        }
+    }
+}

@@ -1,0 +1,91 @@
+
+/*
+ * ngx_http_remote_help_module: the durable state file (state=PATH).
+ */
+
+
+#ifndef _NGX_HTTP_REMOTE_HELP_STATE_H_INCLUDED_
+#define _NGX_HTTP_REMOTE_HELP_STATE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_remote_help_store.h"
+
+
+#define NGX_HTTP_RH_OP_PUT        1
+#define NGX_HTTP_RH_OP_DELETE     2
+
+/* record header (len, crc, hcrc) and the payload's fixed part */
+#define NGX_HTTP_RH_REC_HEAD      12
+#define NGX_HTTP_RH_REC_FIXED     12
+
+#define ngx_http_rh_record_size(nprops, key_len, json_len)                   \
+    (NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_FIXED + 8 * (nprops)             \
+     + (key_len) + (json_len))
+
+
+/* one record, prepared outside the lock and written under it */
+
+typedef struct {
+    u_char                        head[NGX_HTTP_RH_REC_HEAD
+                                       + NGX_HTTP_RH_REC_FIXED];
+    struct iovec                  iov[4];
+    int                           niov;
+    size_t                        size;
+} ngx_http_remote_help_record_t;
+
+
+struct ngx_http_remote_help_state_s {
+    ngx_str_t                     path;         /* null-terminated */
+    ngx_str_t                     tmp;          /* PATH.tmp */
+    ngx_str_t                     dir;
+    ngx_flag_t                    sync;         /* state_sync=on */
+    ngx_uint_t                    loading;      /* replaying the file */
+
+    ngx_fd_t                      fd;           /* process-local */
+    ngx_uint_t                    gen;
+    ngx_fd_t                      tmp_fd;
+    ngx_uint_t                    tmp_gen;
+
+    ngx_uint_t                    wrote;        /* fds to sync, bits */
+    ngx_uint_t                    compact;      /* arm the compaction */
+    ngx_msec_t                    checked;      /* compactor still alive? */
+
+    /* the compaction's cursor: the last object written */
+    ngx_uint_t                    cursor_set;
+    uint32_t                      cursor_hash;
+    ngx_str_t                     cursor_key;
+    size_t                        cursor_size;
+    ngx_uint_t                    started;
+
+    u_char                       *buf;
+    ngx_event_t                   event;
+    ngx_http_remote_help_zone_t  *zone;
+};
+
+
+char *ngx_http_remote_help_state_conf(ngx_conf_t *cf,
+    ngx_http_remote_help_zone_t *zone, ngx_str_t *path, ngx_flag_t sync);
+
+ngx_int_t ngx_http_remote_help_state_load(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_zone_t *ozone);
+
+void ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
+    ngx_uint_t op, ngx_uint_t set, ngx_uint_t nprops, uint32_t *spans,
+    ngx_str_t *key, ngx_str_t *json);
+
+/* under the zone's write lock */
+ngx_int_t ngx_http_remote_help_state_append(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec);
+
+/* after the lock is released: state_sync, the compaction */
+void ngx_http_remote_help_state_done(ngx_http_remote_help_zone_t *zone);
+
+ngx_int_t ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle);
+void ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle);
+
+
+#endif /* _NGX_HTTP_REMOTE_HELP_STATE_H_INCLUDED_ */
