@@ -143,7 +143,7 @@ static ngx_conf_num_bounds_t  ngx_http_remote_help_page_size_bounds = {
 static ngx_command_t  ngx_http_remote_help_commands[] = {
 
     { ngx_string("remote_help_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_remote_help_zone,
       0,
       0,

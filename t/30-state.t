@@ -1,0 +1,307 @@
+#!/usr/bin/perl
+
+# remote_help_zone ... state=PATH: objects survive a graceful stop and
+# start, reloads with and without a resize; a torn last record is dropped
+# with a warning, damage elsewhere stops nginx naming file and offset; a
+# state directory the workers cannot write is an error at nginx -t; a full
+# zone answers 507 and leaves nothing in the file; state= cannot change on
+# reload.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use RHTest qw(json_decode);
+
+my $set = '/beta/RemoteHelpSessionRetrieveResponse';
+my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+
+# a server with a state directory its workers (nobody) can write
+sub server {
+    my (%opts) = @_;
+    my $t = RHTest->new(workers => $opts{workers} // 2);
+    my $dir = $t->dir . '/state';
+    mkdir $dir or die "mkdir $dir: $!";
+    chown $uid, $gid, $dir if $> == 0;
+    $t->{state} = "$dir/rh.state";
+    $t->config(zone => zone($t, $opts{size} // '8m', $opts{extra} // ''));
+    return $t;
+}
+
+sub zone {
+    my ($t, $size, $extra) = @_;
+    return "remote_help_zone zone=rh:$size state=$t->{state} $extra;";
+}
+
+# the state file's records: [offset, total length]
+sub records {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or die "$file: $!";
+    local $/;
+    my $data = <$fh>;
+    close $fh;
+    my @r;
+    my $off = 16;
+    while ($off + 12 <= length $data) {
+        my $len = unpack('V', substr($data, $off, 4));
+        push @r, [$off, 12 + $len];
+        $off += 12 + $len;
+    }
+    return @r;
+}
+
+sub fill {
+    my ($t, $n, $prefix) = @_;
+    my %want;
+    for my $i (1 .. $n) {
+        my $r = $t->post($set, { sessionKey => "$prefix$i", deviceName => "d$i" });
+        die "POST $prefix$i: $r->{status}" unless $r->{status} == 201;
+        $want{"$prefix$i"} = "d$i";
+    }
+    return %want;
+}
+
+sub count {
+    my ($t) = @_;
+    my ($objects) = $t->list_all($set);
+    return scalar @$objects;
+}
+
+# --- stop and start, reload, resize, crash ---------------------------------
+
+{
+    my $t = server();
+    $t->start();
+
+    my %want = fill($t, 200, 'k');
+
+    for my $i (1 .. 50) {
+        is($t->patch("$set/k$i", { deviceName => "p$i" })->{status}, 200,
+            "PATCH k$i") if $i == 1;
+        $t->patch("$set/k$i", { deviceName => "p$i" });
+        $want{"k$i"} = "p$i";
+    }
+    for my $i (51 .. 60) {
+        $t->delete("$set/k$i")->{status} == 204 or die "DELETE k$i";
+        delete $want{"k$i"};
+    }
+
+    ok(-s $t->{state} > 16, 'the state file holds records');
+
+    ok($t->stop(), 'graceful stop');
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0,
+        'after stop and start: every object with its last value');
+    is(count($t), 190, 'and nothing else (deleted ones stay deleted)');
+    like($t->read_file('error.log'),
+        qr/remote_help_zone "rh": 190 objects restored from state file/,
+        'the restore is logged');
+
+    ok($t->reload(), 'reload');
+    $t->post($set, { sessionKey => 'after-reload', deviceName => 'r' });
+    $want{'after-reload'} = 'r';
+    is($t->unreadable($set, 'deviceName', %want), 0, 'after a reload');
+
+    $t->config(zone => zone($t, '16m', ''));
+    ok($t->reload(), 'reload with the zone resized');
+    $t->post($set, { sessionKey => 'after-resize', deviceName => 's' });
+    $want{'after-resize'} = 's';
+    is($t->unreadable($set, 'deviceName', %want), 0, 'after a resize');
+
+    $t->config(zone => 'remote_help_zone zone=rh:16m;');
+    kill 'HUP', $t->pid;
+    my $refused = 0;
+    for (1 .. 500) {
+        last if $refused = $t->read_file('error.log')
+            =~ /the state= of remote_help_zone "rh" cannot change on reload/;
+        sleep 0.02;
+    }
+    ok($refused, 'a reload that drops state= is refused');
+    $t->config(zone => zone($t, '16m', ''));
+    is($t->get("$set/after-resize")->{status}, 200, 'the old workers go on');
+
+    ok($t->crash(), 'kill -9 of master and workers');
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0, 'after kill -9');
+    is(count($t), scalar keys %want, 'and nothing else');
+    $t->stop();
+}
+
+# --- a torn last record is dropped, damage elsewhere stops nginx -----------
+
+{
+    my $t = server(workers => 1);
+    $t->start();
+    my %want = fill($t, 10, 't');
+    $t->stop();
+
+    my @r = records($t->{state});
+    is(scalar @r, 10, 'ten records');
+    my $size = -s $t->{state};
+
+    # crash mid-write: the last record cut short
+    truncate $t->{state}, $size - 7 or die $!;
+    $t->start();
+    delete $want{t10};
+    is($t->unreadable($set, 'deviceName', %want), 0, 'torn tail: the rest is there');
+    is($t->get("$set/t10")->{status}, 404, 'the torn record is dropped');
+    like($t->read_file('error.log'),
+        qr/\[warn\].*state file "\Q$t->{state}\E" ends with a record cut short at offset $r[9][0]/,
+        'with a warning naming the offset');
+    is(-s $t->{state}, $r[9][0], 'the file is cut back to its last whole record');
+
+    # writes after it are kept
+    $t->post($set, { sessionKey => 't10', deviceName => 'again' });
+    $want{t10} = 'again';
+    $t->stop();
+
+    # zeroes where the last write should be (the size grew, the data not)
+    open my $fh, '>>:raw', $t->{state} or die $!;
+    print $fh "\0" x 300;
+    close $fh;
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0, 'zeroed tail: all there');
+    like($t->read_file('error.log'), qr/ends with zeroes at offset/,
+        'the zeroes are reported');
+    $t->stop();
+
+    # a flipped byte in a record that is not the last
+    @r = records($t->{state});
+    my $victim = $r[3][0];
+    my $saved = do { local $/; open my $in, '<:raw', $t->{state}; <$in> };
+    open $fh, '+<:raw', $t->{state} or die $!;
+    seek $fh, $victim + 40, 0;
+    print $fh 'X';
+    close $fh;
+
+    my ($rc, $out) = $t->test_config();
+    isnt($rc, 0, 'nginx -t fails on a damaged state file');
+    like($out, qr/state file "\Q$t->{state}\E" is damaged at offset $victim: a record with a bad checksum/,
+        'naming the file and the offset');
+    ok(!eval { $t->start(); 1 }, 'nginx does not start');
+    like($@, qr/is damaged at offset $victim/, 'and says why');
+
+    # a bad length in the middle is damage too, not a torn tail
+    open $fh, '>:raw', $t->{state} or die $!;
+    print $fh $saved;
+    close $fh;
+    open $fh, '+<:raw', $t->{state} or die $!;
+    seek $fh, $r[2][0], 0;
+    print $fh pack('V', 1_000_000);
+    close $fh;
+    ($rc, $out) = $t->test_config();
+    like($out, qr/is damaged at offset $r[2][0]: a bad record header/,
+        'a bad length in the middle: damage at its offset');
+
+    # not a state file at all
+    open $fh, '>:raw', $t->{state} or die $!;
+    print $fh "this is not a state file\n";
+    close $fh;
+    ($rc, $out) = $t->test_config();
+    like($out, qr/is not a remote_help state file/, 'a foreign file is refused');
+
+    # the good file back: it starts again
+    open $fh, '>:raw', $t->{state} or die $!;
+    print $fh $saved;
+    close $fh;
+    ($rc, $out) = $t->test_config();
+    is($rc, 0, 'the file restored from a backup: nginx -t is fine') or diag $out;
+}
+
+# --- a state directory that cannot be written ------------------------------
+
+{
+    my $t = RHTest->new();
+    my $dir = $t->dir . '/locked';
+    mkdir $dir or die $!;
+    chmod 0755, $dir;
+    $t->config(zone => "remote_help_zone zone=rh:8m state=$dir/rh.state;");
+
+  SKIP: {
+        skip 'workers run as this user when not root', 2 unless $> == 0;
+        my ($rc, $out) = $t->test_config();
+        isnt($rc, 0, 'nginx -t fails when the workers cannot write the directory');
+        like($out, qr/state directory "\Q$dir\E" of remote_help_zone "rh" is not writable by user "nobody"/,
+            'naming the directory and the user');
+    }
+
+    $t->config(zone => "remote_help_zone zone=rh:8m state=$dir/none/rh.state;");
+    my ($rc, $out) = $t->test_config();
+    isnt($rc, 0, 'nginx -t fails for a directory that does not exist');
+    like($out, qr{state directory "\Q$dir\E/none" is not usable}, 'naming it');
+
+    $t->config(zone => "remote_help_zone zone=rh:8m state_sync=on;");
+    ($rc, $out) = $t->test_config();
+    like($out, qr/"state_sync" needs "state"/, 'state_sync without state');
+
+    $t->config(zone => "remote_help_zone zone=rh:8m state=$dir/a;\n"
+        . "remote_help_zone zone=rh2:8m state=$dir/a;");
+    ($rc, $out) = $t->test_config();
+    like($out, qr/state file "\Q$dir\E\/a" is already used by remote_help_zone "rh"/,
+        'two zones cannot share a file');
+}
+
+# --- the zone full: 507, and nothing in the file ---------------------------
+
+{
+    my $t = server(workers => 1, size => '64k');
+    $t->start();
+
+    my (%want, $full);
+    for my $i (1 .. 1000) {
+        my $r = $t->post($set, { sessionKey => "f$i", deviceName => 'x' x 200 });
+        if ($r->{status} == 507) {
+            $full = "f$i";
+            last;
+        }
+        $want{"f$i"} = 'x' x 200;
+    }
+    ok($full, 'the zone fills up: 507');
+    my $size = -s $t->{state};
+    is($t->post($set, { sessionKey => 'more', deviceName => 'y' x 300 })->{status},
+        507, 'another 507');
+    is(-s $t->{state}, $size, 'a refused write adds nothing to the file');
+
+    $t->stop();
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0, 'restart: the stored ones');
+    is($t->get("$set/$full")->{status}, 404, 'the refused one is not there');
+    $t->stop();
+}
+
+# --- state_sync=on, and compaction keeps the file bounded ------------------
+
+{
+    my $t = server(extra => 'state_sync=on');
+    $t->start();
+    my %want = fill($t, 20, 's');
+
+    # ~400 bytes a record: 1,000 updates write ~400k, the live data is ~8k
+    for my $round (1 .. 50) {
+        for my $i (1 .. 20) {
+            $t->patch("$set/s$i", { deviceName => "r$round-$i" });
+            $want{"s$i"} = "r$round-$i";
+        }
+    }
+
+    my $compacted = 0;
+    for (1 .. 500) {
+        last if $compacted = () = $t->read_file('error.log') =~ /compacted to/g;
+        sleep 0.02;
+    }
+    ok($compacted, 'the state file was compacted');
+    cmp_ok(-s $t->{state}, '<', 2 * 20 * 420 + 64 * 1024 + 2000,
+        'it stays under 2 x the live data + 64k');
+    ok(!-e "$t->{state}.tmp", 'no temp file is left');
+
+    is($t->unreadable($set, 'deviceName', %want), 0, 'all values after compactions');
+    $t->stop();
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0, 'and after a restart');
+    is(count($t), 20, 'nothing else');
+    $t->stop();
+}
+
+done_testing();
