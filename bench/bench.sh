@@ -8,8 +8,11 @@
 # median of the per-round ratios.
 #
 #   bench/bench.sh [--rounds N] [--duration S] [--workloads "get post ..."]
-#                  [--keys N] [--scale N] [--fill] [--no-peer]
+#                  [--keys N] [--scale N] [--fill] [--no-peer] [--no-state]
 #
+#   (default)   also: POST, PATCH and mixed against the module with
+#               state= and with state= state_sync=on, as ratios to the
+#               module without state= (--no-state leaves them out)
 #   --scale N   also: GET and PATCH with N objects in the zone against the
 #               same with 1,000 (two module instances, alternated)
 #   --fill      also: fill a 16m zone with retrieve objects until 507 and
@@ -26,7 +29,7 @@ RUN=$ROOT/build/bench
 WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
 
 DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
-WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1
+WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1
 ZONE_SIZE=1024m
 
 while [[ $# -gt 0 ]]; do
@@ -38,6 +41,7 @@ while [[ $# -gt 0 ]]; do
         --scale) SCALE=$2; shift 2;;
         --fill) FILL=1; shift;;
         --no-peer) PEER=0; shift;;
+        --no-state) STATE=0; shift;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
         *) echo "bench.sh: unknown option $1" >&2; exit 1;;
     esac
@@ -73,14 +77,16 @@ render() {
     TMPL=$tmpl OUT=$RUN/$name/nginx.conf PORTNUM=${PORT[$name]} \
     PREFIX=$RUN/$name MODULE=$MODULE WORKERS=$WORKERS ZONE=$zone \
     COMMON_FILE=$ROOT/bench/common.conf PEERDIR=$PEERS \
-    OBJECT=${OBJECT:-} CREATED=${CREATED:-} KEY=${KEY:-} perl -e '
+    OBJECT=${OBJECT:-} CREATED=${CREATED:-} KEY=${KEY:-} \
+    STATE=${STATE_PARAM:-} perl -e '
         local $/; open my $t, "<", $ENV{TMPL} or die; my $c = <$t>;
         open my $f, "<", $ENV{COMMON_FILE} or die; my $common = <$f>;
         my %v = (PORT => $ENV{PORTNUM}, PREFIX => $ENV{PREFIX},
             MODULE => $ENV{MODULE}, WORKERS => $ENV{WORKERS},
             ZONE_SIZE => $ENV{ZONE}, STORE_SIZE => $ENV{ZONE},
             COMMON => $common, PEERDIR => $ENV{PEERDIR}, AFFINITY => "",
-            OBJECT => $ENV{OBJECT}, CREATED => $ENV{CREATED}, KEY => $ENV{KEY});
+            OBJECT => $ENV{OBJECT}, CREATED => $ENV{CREATED}, KEY => $ENV{KEY},
+            STATE => $ENV{STATE});
         $c =~ s/\{\{(\w+)\}\}/$v{$1} \/\/ die "no value for $1"/ge;
         open my $o, ">", $ENV{OUT} or die; print $o $c;'
 }
@@ -180,6 +186,22 @@ if [[ $PEER == 1 ]]; then
     fi
 fi
 
+# the module with state= (and state_sync=on): writes only, as a ratio
+# to the module without it; the state files live in a directory the
+# workers (nobody, when run as root) can write
+if [[ $STATE == 1 ]]; then
+    for v in state sync; do
+        mkdir -p "$RUN/$v/data"
+        chmod 777 "$RUN/$v/data"
+        STATE_PARAM="state=$RUN/$v/data/bench.state"
+        [[ $v == sync ]] && STATE_PARAM+=" state_sync=on"
+        STATE_PARAM=$STATE_PARAM render "$ROOT/bench/module.conf.tmpl" "$v"
+        start "$v"
+        load "$v" "$KEYS"
+        TARGETS+=("$v")
+    done
+fi
+
 echo "# object: ${#OBJECT} bytes of JSON; POST body: $(( ${#CREATED} )) bytes"
 echo
 
@@ -201,10 +223,12 @@ for wl in $WORKLOADS; do
     for ((r = 1; r <= ROUNDS; r++)); do
         for t in "${TARGETS[@]}"; do
             [[ $wl == list && $t == lua ]] && continue   # the peer has no listing
+            [[ ($t == state || $t == sync) && ! $wl =~ ^(post|patch|mixed)$ ]] \
+                && continue
             if [[ $wl == post && $t != ceiling ]]; then
                 # every POST run starts from an empty store, as in the
                 # peer's harness: 3 rounds of POSTs outgrow any zone
-                stop "$t"; start "$t"
+                stop "$t"; rm -f "$RUN/$t/data/"*; start "$t"
                 wrk_run "$t" post 1 >/dev/null
             fi
             read -r rps non2xx p99 < <(wrk_run "$t" "$wl" "$DURATION")
@@ -218,7 +242,7 @@ for wl in $WORKLOADS; do
         # the stores are empty again: the keys the others read
         for t in "${TARGETS[@]}"; do
             [[ $t == ceiling ]] && continue
-            stop "$t"; start "$t"; load "$t" "$KEYS"
+            stop "$t"; rm -f "$RUN/$t/data/"*; start "$t"; load "$t" "$KEYS"
         done
     fi
 
@@ -236,9 +260,15 @@ for wl in $WORKLOADS; do
         [[ -n ${RPS[$other]} ]] || continue
         rs=""
         for ((r = 1; r <= ROUNDS; r++)); do
-            rs+=" $(ratio "${R[module,$r]}" "${R[$other,$r]}")"
+            if [[ $other == state || $other == sync ]]; then
+                rs+=" $(ratio "${R[$other,$r]}" "${R[module,$r]}")"
+            else
+                rs+=" $(ratio "${R[module,$r]}" "${R[$other,$r]}")"
+            fi
         done
-        SUMMARY+="| $wl | module/$other | $(median <<<"$rs") |$rs |"$'\n'
+        name="module/$other"
+        [[ $other == state || $other == sync ]] && name="$other/module"
+        SUMMARY+="| $wl | $name | $(median <<<"$rs") |$rs |"$'\n'
     done
 done
 
