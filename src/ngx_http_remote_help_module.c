@@ -14,52 +14,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_remote_help_module.h"
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_parse.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_state.h"
-
-
-#define NGX_HTTP_RH_AUTH_OFF      0
-#define NGX_HTTP_RH_AUTH_BEARER   1
-
-#define NGX_HTTP_RH_TOP_MAX       1000
-#define NGX_HTTP_RH_PATCH_TRIES   64
-#define NGX_HTTP_RH_FILE_CHUNK    8192
-#define NGX_HTTP_RH_ERROR_MAX     1024
-
-#define NGX_HTTP_RH_UUID_LEN      36
-#define NGX_HTTP_RH_DATE_LEN      19
-
-#define NGX_HTTP_INSUFFICIENT_STORAGE  507
-
-
-typedef struct {
-    ngx_shm_zone_t               *shm_zone;
-    ngx_uint_t                    auth;
-    ngx_uint_t                    page_size;
-    u_char                       *file;
-    ngx_uint_t                    line;
-} ngx_http_remote_help_loc_conf_t;
-
-
-typedef struct {
-    const ngx_rh_set_t           *set;
-    ngx_uint_t                    set_index;
-    ngx_str_t                     key;
-    ngx_str_t                     prefix;       /* raw path before set */
-    ngx_str_t                     segment;      /* unknown segment */
-
-    u_char                        request_id[NGX_HTTP_RH_UUID_LEN];
-    ngx_str_t                     client_request_id;
-
-    ngx_buf_t                    *replace;      /* body filter */
-
-    unsigned                      item:1;
-    unsigned                      own:1;
-    unsigned                      replaced:1;
-} ngx_http_remote_help_ctx_t;
 
 
 static ngx_int_t ngx_http_remote_help_handler(ngx_http_request_t *r);
@@ -78,8 +38,6 @@ static ngx_int_t ngx_http_remote_help_list(ngx_http_request_t *r,
 static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 
-static ngx_http_remote_help_ctx_t *ngx_http_remote_help_ctx(
-    ngx_http_request_t *r);
 static ngx_int_t ngx_http_remote_help_route(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_quoted(ngx_http_request_t *r,
@@ -93,21 +51,13 @@ static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
 static ngx_int_t ngx_http_remote_help_url(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_str_t *tail, ngx_str_t *url);
 
-static ngx_int_t ngx_http_remote_help_send(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *body);
-static ngx_int_t ngx_http_remote_help_error(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, const char *fmt,
-    ...);
 static ngx_int_t ngx_http_remote_help_error_body(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *message,
     ngx_str_t *body);
 static ngx_int_t ngx_http_remote_help_not_found(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
-static const char *ngx_http_remote_help_code(ngx_uint_t status);
 static ngx_int_t ngx_http_remote_help_headers(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
-static ngx_table_elt_t *ngx_http_remote_help_add_header(
-    ngx_http_request_t *r, const char *name, u_char *value, size_t len);
 static void ngx_http_remote_help_allocator(ngx_pool_t *pool,
     yajl_alloc_funcs *afs);
 
@@ -170,12 +120,19 @@ static ngx_command_t  ngx_http_remote_help_commands[] = {
       offsetof(ngx_http_remote_help_loc_conf_t, page_size),
       &ngx_http_remote_help_page_size_bounds },
 
+    { ngx_string("remote_help_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_remote_help_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_remote_help_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_remote_help_add_variables,    /* preconfiguration */
     ngx_http_remote_help_init,             /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -452,6 +409,15 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
 
         if (ctx->item) {
             key = ctx->key;
+
+        } else if (ctx->key.len == 0) {
+            /* for $remote_help_key */
+            ctx->key.data = ngx_pstrdup(r->pool, &key);
+            if (ctx->key.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->key.len = key.len;
         }
 
         rc = ngx_http_remote_help_store_put(rlcf->shm_zone->data,
@@ -866,7 +832,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 }
 
 
-static ngx_http_remote_help_ctx_t *
+ngx_http_remote_help_ctx_t *
 ngx_http_remote_help_ctx(ngx_http_request_t *r)
 {
     uint32_t                     rnd[4];
@@ -1336,7 +1302,7 @@ ngx_http_remote_help_url(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_remote_help_send(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *body)
 {
@@ -1358,8 +1324,15 @@ ngx_http_remote_help_send(ngx_http_request_t *r,
         return ngx_http_send_header(r);
     }
 
-    r->headers_out.content_type = ngx_http_remote_help_json_type_value;
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    if (ctx->content_type.len) {
+        r->headers_out.content_type = ctx->content_type;
+        r->headers_out.content_type_len = ctx->content_type.len;
+
+    } else {
+        r->headers_out.content_type = ngx_http_remote_help_json_type_value;
+        r->headers_out.content_type_len = sizeof("application/json") - 1;
+    }
+
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = body->len;
 
@@ -1387,7 +1360,7 @@ ngx_http_remote_help_send(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_remote_help_error(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, const char *fmt, ...)
 {
@@ -1476,7 +1449,7 @@ ngx_http_remote_help_error_body(ngx_http_request_t *r,
 }
 
 
-static const char *
+const char *
 ngx_http_remote_help_code(ngx_uint_t status)
 {
     switch (status) {
@@ -1554,7 +1527,7 @@ ngx_http_remote_help_headers(ngx_http_request_t *r,
 }
 
 
-static ngx_table_elt_t *
+ngx_table_elt_t *
 ngx_http_remote_help_add_header(ngx_http_request_t *r, const char *name,
     u_char *value, size_t len)
 {
@@ -1800,14 +1773,18 @@ ngx_http_remote_help_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_remote_help_loc_conf_t *prev = parent;
     ngx_http_remote_help_loc_conf_t *conf = child;
 
+    ngx_shm_zone_t  *zone;
+
     ngx_conf_merge_uint_value(conf->auth, prev->auth,
                               NGX_HTTP_RH_AUTH_BEARER);
     ngx_conf_merge_uint_value(conf->page_size, prev->page_size, 100);
 
-    if (conf->shm_zone && conf->shm_zone->data == NULL) {
+    zone = conf->shm_zone ? conf->shm_zone : conf->status_zone;
+
+    if (zone && zone->data == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "unknown remote_help_zone \"%V\" in %s:%ui",
-                      &conf->shm_zone->shm.name, conf->file, conf->line);
+                      &zone->shm.name, conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -1979,6 +1956,18 @@ ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_remote_help_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_remote_help_log_handler;
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_remote_help_header_filter;
 

@@ -14,6 +14,10 @@
 #include "ngx_http_remote_help_schema.h"
 
 
+/* responses counted by status, 100 to 599 */
+#define NGX_HTTP_RH_STATUSES      500
+
+
 /* the state file's shared figures, changed under the zone's write lock */
 
 typedef struct {
@@ -36,6 +40,7 @@ typedef struct {
     uint64_t                      seq;
     ngx_uint_t                    objects[NGX_RH_NSETS];
     off_t                         live;         /* state record bytes */
+    ngx_atomic_t                  requests[NGX_HTTP_RH_STATUSES];
     ngx_uint_t                    retired;      /* replaced by a resize */
     ngx_http_remote_help_state_sh_t  state;
 } ngx_http_remote_help_sh_t;

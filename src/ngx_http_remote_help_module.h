@@ -1,0 +1,81 @@
+
+/*
+ * ngx_http_remote_help_module: what the module's files share.
+ */
+
+
+#ifndef _NGX_HTTP_REMOTE_HELP_MODULE_H_INCLUDED_
+#define _NGX_HTTP_REMOTE_HELP_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_remote_help_schema.h"
+
+
+#define NGX_HTTP_RH_AUTH_OFF      0
+#define NGX_HTTP_RH_AUTH_BEARER   1
+
+#define NGX_HTTP_RH_TOP_MAX       1000
+#define NGX_HTTP_RH_PATCH_TRIES   64
+#define NGX_HTTP_RH_FILE_CHUNK    8192
+#define NGX_HTTP_RH_ERROR_MAX     1024
+
+#define NGX_HTTP_RH_UUID_LEN      36
+#define NGX_HTTP_RH_DATE_LEN      19
+
+#define NGX_HTTP_INSUFFICIENT_STORAGE  507
+
+
+typedef struct {
+    ngx_shm_zone_t               *shm_zone;
+    ngx_uint_t                    auth;
+    ngx_uint_t                    page_size;
+    ngx_shm_zone_t               *status_zone;  /* remote_help_status */
+    u_char                       *file;
+    ngx_uint_t                    line;
+} ngx_http_remote_help_loc_conf_t;
+
+
+typedef struct {
+    const ngx_rh_set_t           *set;
+    ngx_uint_t                    set_index;
+    ngx_str_t                     key;
+    ngx_str_t                     prefix;       /* raw path before set */
+    ngx_str_t                     segment;      /* unknown segment */
+
+    u_char                        request_id[NGX_HTTP_RH_UUID_LEN];
+    ngx_str_t                     client_request_id;
+
+    ngx_buf_t                    *replace;      /* body filter */
+    ngx_str_t                     content_type; /* not JSON: status */
+
+    unsigned                      item:1;
+    unsigned                      own:1;
+    unsigned                      replaced:1;
+} ngx_http_remote_help_ctx_t;
+
+
+extern ngx_module_t  ngx_http_remote_help_module;
+
+
+ngx_http_remote_help_ctx_t *ngx_http_remote_help_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_remote_help_send(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *body);
+ngx_int_t ngx_http_remote_help_error(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, const char *fmt,
+    ...);
+const char *ngx_http_remote_help_code(ngx_uint_t status);
+ngx_table_elt_t *ngx_http_remote_help_add_header(ngx_http_request_t *r,
+    const char *name, u_char *value, size_t len);
+
+/* ngx_http_remote_help_status.c */
+char *ngx_http_remote_help_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_remote_help_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_remote_help_log_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_REMOTE_HELP_MODULE_H_INCLUDED_ */

@@ -1,0 +1,475 @@
+
+/*
+ * ngx_http_remote_help_module: the status endpoint, the responses
+ * counted by status, and the variables for log_format.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_store.h"
+
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     quoted;       /* "name", escaped */
+    off_t                         size;
+    off_t                         used;
+    off_t                         free;
+    ngx_uint_t                    objects[NGX_RH_NSETS];
+    ngx_atomic_uint_t             requests[NGX_HTTP_RH_STATUSES];
+    ngx_uint_t                    state;
+    off_t                         state_size;
+    ngx_uint_t                    compactions;
+} ngx_http_remote_help_figures_t;
+
+
+static ngx_int_t ngx_http_remote_help_status_handler(ngx_http_request_t *r);
+static void ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_figures_t *f);
+static u_char *ngx_http_remote_help_quote(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_remote_help_status_json(u_char *p,
+    ngx_http_remote_help_figures_t *f);
+static u_char *ngx_http_remote_help_status_prometheus(u_char *p,
+    ngx_http_remote_help_figures_t *f);
+static ngx_int_t ngx_http_remote_help_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_remote_help_key_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_remote_help_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_remote_help_vars[] = {
+
+    { ngx_string("remote_help_set"), NULL,
+      ngx_http_remote_help_set_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("remote_help_key"), NULL,
+      ngx_http_remote_help_key_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("remote_help_error"), NULL,
+      ngx_http_remote_help_error_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* remote_help_status NAME; */
+
+char *
+ngx_http_remote_help_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_remote_help_loc_conf_t *rlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rlcf->status_zone || rlcf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    rlcf->status_zone = ngx_shared_memory_add(cf, &value[1], 0,
+                                              &ngx_http_remote_help_module);
+    if (rlcf->status_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rlcf->file = cf->conf_file->file.name.data;
+    rlcf->line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_remote_help_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_status_handler(ngx_http_request_t *r)
+{
+    size_t                            len;
+    ngx_int_t                         rc;
+    ngx_str_t                         format, body;
+    ngx_uint_t                        prometheus;
+    ngx_table_elt_t                  *h;
+    ngx_http_remote_help_ctx_t       *ctx;
+    ngx_http_remote_help_figures_t   *f;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    ctx = ngx_http_remote_help_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        h = ngx_http_remote_help_add_header(r, "Allow", (u_char *) "GET, HEAD",
+                                            sizeof("GET, HEAD") - 1);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                          "The method is not allowed on the "
+                                          "status of a remote_help_zone.");
+    }
+
+    prometheus = 0;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
+
+        if (format.len == 10
+            && ngx_strncmp(format.data, "prometheus", 10) == 0)
+        {
+            prometheus = 1;
+
+        } else if (!(format.len == 4
+                     && ngx_strncmp(format.data, "json", 4) == 0))
+        {
+            return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                              "The format '%V' is not "
+                                              "supported: use 'json' or "
+                                              "'prometheus'.", &format);
+        }
+    }
+
+    f = ngx_palloc(r->pool, sizeof(ngx_http_remote_help_figures_t));
+    if (f == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_remote_help_figures(rlcf->status_zone->data, f);
+
+    /* the name quoted: at most 6 bytes for each of its bytes */
+
+    f->quoted.data = ngx_pnalloc(r->pool, 6 * f->name.len + 2);
+    if (f->quoted.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f->quoted.len = ngx_http_remote_help_quote(f->quoted.data, &f->name)
+                    - f->quoted.data;
+
+    len = 8192 + NGX_HTTP_RH_STATUSES * (96 + f->quoted.len)
+          + 32 * f->quoted.len;
+
+    body.data = ngx_pnalloc(r->pool, len);
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (prometheus) {
+        ngx_str_set(&ctx->content_type, "text/plain; version=0.0.4");
+        body.len = ngx_http_remote_help_status_prometheus(body.data, f)
+                   - body.data;
+
+    } else {
+        body.len = ngx_http_remote_help_status_json(body.data, f) - body.data;
+    }
+
+    return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &body);
+}
+
+
+static void
+ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_figures_t *f)
+{
+    ngx_uint_t                  i;
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    f->name = zone->name;
+    f->size = zone->shm_zone->shm.size;
+
+    ngx_rwlock_rlock(&sh->lock);
+
+    /* the slab is only changed under the zone's write lock */
+    f->free = (off_t) zone->shpool->pfree * ngx_pagesize;
+
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        f->objects[i] = sh->objects[i];
+    }
+
+    f->state = (zone->state != NULL);
+    f->state_size = sh->state.size;
+    f->compactions = sh->state.compactions;
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    f->used = f->size - f->free;
+
+    for (i = 0; i < NGX_HTTP_RH_STATUSES; i++) {
+        f->requests[i] = sh->requests[i];
+    }
+}
+
+
+/* a zone name as a JSON string or a Prometheus label value */
+
+static u_char *
+ngx_http_remote_help_quote(u_char *p, ngx_str_t *s)
+{
+    size_t   i;
+    u_char   c;
+
+    *p++ = '"';
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = c;
+
+        } else if (c < 0x20) {
+            p = ngx_sprintf(p, "\\u%04xd", (ngx_uint_t) c);
+
+        } else {
+            *p++ = c;
+        }
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_remote_help_status_json(u_char *p, ngx_http_remote_help_figures_t *f)
+{
+    ngx_uint_t  i, first;
+
+    p = ngx_cpymem(p, "{\"zone\":", 8);
+    p = ngx_cpymem(p, f->quoted.data, f->quoted.len);
+    p = ngx_sprintf(p, ",\"size\":%O,\"used\":%O,\"free\":%O,\"objects\":{",
+                    f->size, f->used, f->free);
+
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        p = ngx_sprintf(p, "%s\"%s\":%ui", i ? "," : "", ngx_rh_sets[i].set,
+                        f->objects[i]);
+    }
+
+    p = ngx_cpymem(p, "},\"requests\":{", 14);
+
+    first = 1;
+
+    for (i = 0; i < NGX_HTTP_RH_STATUSES; i++) {
+        if (f->requests[i]) {
+            p = ngx_sprintf(p, "%s\"%ui\":%uA", first ? "" : ",", i + 100,
+                            f->requests[i]);
+            first = 0;
+        }
+    }
+
+    *p++ = '}';
+
+    if (f->state) {
+        p = ngx_sprintf(p, ",\"state\":{\"bytes\":%O,\"compactions\":%ui}",
+                        f->state_size, f->compactions);
+    }
+
+    *p++ = '}';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_remote_help_status_prometheus(u_char *p,
+    ngx_http_remote_help_figures_t *f)
+{
+    ngx_str_t   z;
+    ngx_uint_t  i;
+
+    z = f->quoted;
+
+    p = ngx_sprintf(p,
+            "# HELP nginx_remote_help_zone_size_bytes Size of the "
+            "remote_help shared memory zone.\n"
+            "# TYPE nginx_remote_help_zone_size_bytes gauge\n"
+            "nginx_remote_help_zone_size_bytes{zone=%V} %O\n"
+            "# HELP nginx_remote_help_zone_used_bytes Bytes of the zone "
+            "in use.\n"
+            "# TYPE nginx_remote_help_zone_used_bytes gauge\n"
+            "nginx_remote_help_zone_used_bytes{zone=%V} %O\n"
+            "# HELP nginx_remote_help_zone_free_bytes Bytes of the zone "
+            "free for objects.\n"
+            "# TYPE nginx_remote_help_zone_free_bytes gauge\n"
+            "nginx_remote_help_zone_free_bytes{zone=%V} %O\n"
+            "# HELP nginx_remote_help_objects Objects stored, by entity "
+            "set.\n"
+            "# TYPE nginx_remote_help_objects gauge\n",
+            &z, f->size, &z, f->used, &z, f->free);
+
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        p = ngx_sprintf(p, "nginx_remote_help_objects{zone=%V,set=\"%s\"} "
+                        "%ui\n", &z, ngx_rh_sets[i].set, f->objects[i]);
+    }
+
+    p = ngx_sprintf(p,
+            "# HELP nginx_remote_help_requests_total Responses sent by the "
+            "zone's remote_help locations, by status.\n"
+            "# TYPE nginx_remote_help_requests_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_RH_STATUSES; i++) {
+        if (f->requests[i]) {
+            p = ngx_sprintf(p, "nginx_remote_help_requests_total{zone=%V,"
+                            "status=\"%ui\"} %uA\n", &z, i + 100,
+                            f->requests[i]);
+        }
+    }
+
+    if (f->state) {
+        p = ngx_sprintf(p,
+                "# HELP nginx_remote_help_state_bytes Size of the zone's "
+                "state file.\n"
+                "# TYPE nginx_remote_help_state_bytes gauge\n"
+                "nginx_remote_help_state_bytes{zone=%V} %O\n"
+                "# HELP nginx_remote_help_state_compactions_total "
+                "Compactions of the state file.\n"
+                "# TYPE nginx_remote_help_state_compactions_total counter\n"
+                "nginx_remote_help_state_compactions_total{zone=%V} %ui\n",
+                &z, f->state_size, &z, f->compactions);
+    }
+
+    return p;
+}
+
+
+/* the log phase: every response of a remote_help location is counted */
+
+ngx_int_t
+ngx_http_remote_help_log_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                        status;
+    ngx_http_remote_help_zone_t      *zone;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    if (rlcf->shm_zone == NULL || r != r->main) {
+        return NGX_OK;
+    }
+
+    zone = rlcf->shm_zone->data;
+    status = r->headers_out.status;
+
+    if (zone->sh == NULL || status < 100 || status >= 600) {
+        return NGX_OK;
+    }
+
+    (void) ngx_atomic_fetch_add(&zone->sh->requests[status - 100], 1);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_remote_help_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_remote_help_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
+
+    if (ctx == NULL || ctx->set == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->set->set_len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) ctx->set->set;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_key_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_remote_help_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
+
+    if (ctx == NULL || ctx->key.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->key.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->key.data;
+
+    return NGX_OK;
+}
+
+
+/* the Graph error code of the response; empty on success */
+
+static ngx_int_t
+ngx_http_remote_help_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const char                  *code;
+    ngx_uint_t                   status;
+    ngx_http_remote_help_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
+    status = r->headers_out.status;
+
+    if (ctx == NULL || !ctx->own || status < NGX_HTTP_BAD_REQUEST) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    code = ngx_http_remote_help_code(status);
+
+    v->len = ngx_strlen(code);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) code;
+
+    return NGX_OK;
+}
