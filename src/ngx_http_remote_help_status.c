@@ -35,6 +35,7 @@ static u_char *ngx_http_remote_help_status_json(u_char *p,
     ngx_http_remote_help_figures_t *f);
 static u_char *ngx_http_remote_help_status_prometheus(u_char *p,
     ngx_http_remote_help_figures_t *f);
+static ngx_int_t ngx_http_remote_help_empty(ngx_http_variable_value_t *v);
 static ngx_int_t ngx_http_remote_help_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_remote_help_key_variable(ngx_http_request_t *r,
@@ -399,6 +400,21 @@ ngx_http_remote_help_add_variables(ngx_conf_t *cf)
 }
 
 
+/* empty, not "not found": an access log shows "", not "-" */
+
+static ngx_int_t
+ngx_http_remote_help_empty(ngx_http_variable_value_t *v)
+{
+    v->len = 0;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) "";
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_remote_help_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
@@ -408,8 +424,7 @@ ngx_http_remote_help_set_variable(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
 
     if (ctx == NULL || ctx->set == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+        return ngx_http_remote_help_empty(v);
     }
 
     v->len = ctx->set->set_len;
@@ -431,8 +446,7 @@ ngx_http_remote_help_key_variable(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
 
     if (ctx == NULL || ctx->key.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
+        return ngx_http_remote_help_empty(v);
     }
 
     v->len = ctx->key.len;
@@ -459,8 +473,7 @@ ngx_http_remote_help_error_variable(ngx_http_request_t *r,
     status = r->headers_out.status;
 
     if (ctx == NULL || !ctx->own || status < NGX_HTTP_BAD_REQUEST) {
-        v->not_found = 1;
-        return NGX_OK;
+        return ngx_http_remote_help_empty(v);
     }
 
     code = ngx_http_remote_help_code(status);
