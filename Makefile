@@ -23,7 +23,7 @@ CFLAGS_CC   := -g -O2 -fstack-protector-strong -Wformat \
 LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 
 PACKAGES    := nginx nginx-dev libyajl-dev gcc make libc6-dev perl curl
-TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev
+TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl
 VALGRIND_PACKAGES := valgrind
 BENCH_PACKAGES := wrk curl
 PEER_DIR    := $(wildcard $(CURDIR)/../shared/peers/lua)
@@ -45,7 +45,7 @@ FUZZ_TEST_TIME ?= 30
 
 PROVE_FLAGS ?=
 
-.PHONY: all deps test-deps run test unit fuzz test-valgrind bench clean
+.PHONY: all deps test-deps js-deps run test unit fuzz test-valgrind bench clean
 
 all: $(MODULE)
 
@@ -105,9 +105,23 @@ run: $(MODULE)
 	$(NGINX) -p $(CURDIR)/ -c docs/nginx.conf -e $(BUILD)/run/error.log \
 	    -g 'daemon off;'
 
+# the official Graph JS client for t/50-graph-client.t, pinned by
+# t/js/package-lock.json, installed in build/js (Node from the machine,
+# or Debian's nodejs and npm)
+JS_DIR := $(BUILD)/js
+js-deps: $(JS_DIR)/node_modules/.package-lock.json
+
+$(JS_DIR)/node_modules/.package-lock.json: t/js/package.json t/js/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null \
+	    || $(MAKE) --no-print-directory deps EXTRA_PACKAGES="nodejs npm"
+	@mkdir -p $(JS_DIR)
+	cp t/js/package.json t/js/package-lock.json $(JS_DIR)/
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
 test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory js-deps
 	FUZZ_TEST_TIME=$(FUZZ_TEST_TIME) prove $(PROVE_FLAGS) -r t/
 
 # every nginx the tests start runs under memcheck; the logs are read by
