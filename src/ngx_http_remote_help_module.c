@@ -609,7 +609,7 @@ ngx_http_remote_help_delete(ngx_http_request_t *r,
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
     rc = ngx_http_remote_help_store_delete(rlcf->shm_zone->data,
-                                           ctx->set_index, &ctx->key);
+                                           ctx->set_index, &ctx->key, 0);
 
     if (rc == NGX_OK) {
         return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL);
@@ -638,7 +638,8 @@ ngx_http_remote_help_failed(ngx_http_request_t *r,
         return ngx_http_remote_help_error(r, ctx,
                                NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "The state file of remote_help_zone \"%V\" "
-                               "could not be written; nothing was changed.",
+                               "could not be written; the zone takes no "
+                               "writes until nginx is restarted.",
                                &rlcf->shm_zone->shm.name);
     }
 

@@ -3,21 +3,23 @@
  * ngx_http_remote_help_module: the durable state file (state=PATH).
  *
  * The file is a header and a log of records, one per write: the object
- * as the zone holds it (spans, key, JSON), or a key deleted.  A record
- * is appended with one writev() under the zone's write lock, before the
- * zone is changed and before the response is sent, so the file's order
- * is the order of the changes and a write the file does not hold is
- * not made.  The kernel keeps the bytes when every nginx process dies;
- * state_sync=on also waits for the disk.
+ * as the zone holds it (spans, key, JSON), or a key deleted, with the
+ * change's sequence number.  A record is appended with one writev()
+ * after the change is made in the zone and before the response is sent,
+ * under the file's own lock, not the zone's: readers and the zone's
+ * other writers do not wait for the file.  The kernel keeps the bytes
+ * when every nginx process dies; state_sync=on also waits for the disk.
  *
  * When the file grows past twice the live data, one worker compacts it:
- * it writes every object to PATH.tmp in batches under the read lock,
- * while every append also goes to PATH.tmp; then PATH.tmp is fsynced
- * and renamed over PATH, and each worker reopens PATH.
+ * it writes every object to PATH.tmp in batches, while every append also
+ * goes to PATH.tmp; then PATH.tmp is fsynced and renamed over PATH, and
+ * each worker reopens PATH.
  *
- * At start the master replays the file into the zone.  A torn last
- * record is dropped with a warning; a bad record anywhere else stops
- * nginx with the file and the offset.
+ * At start the master replays the file into the zone: of all records of
+ * a key, the one with the highest sequence number wins, so the order of
+ * the records does not matter (deleted keys are remembered while the
+ * file is read).  A torn last record is dropped with a warning; a bad
+ * record anywhere else stops nginx with the file and the offset.
  */
 
 
@@ -31,7 +33,7 @@
 
 
 #define NGX_HTTP_RH_STATE_MAGIC   "RHSTATE\n"
-#define NGX_HTTP_RH_STATE_VERSION 1
+#define NGX_HTTP_RH_STATE_VERSION 2
 #define NGX_HTTP_RH_STATE_BOM     0x01020304
 #define NGX_HTTP_RH_STATE_HEADER  16
 
@@ -46,8 +48,11 @@ static ngx_int_t ngx_http_remote_help_state_replay(
     ngx_http_remote_help_zone_t *zone, u_char *start, off_t size,
     off_t *valid);
 static ngx_int_t ngx_http_remote_help_state_apply(
-    ngx_http_remote_help_zone_t *zone, u_char *p, uint32_t len);
+    ngx_http_remote_help_zone_t *zone, ngx_pool_t *pool,
+    ngx_rbtree_t *deleted, u_char *p, uint32_t len);
 static ngx_int_t ngx_http_remote_help_state_header(ngx_fd_t fd);
+static void ngx_http_remote_help_state_seal(
+    ngx_http_remote_help_record_t *rec, uint64_t seq);
 static ngx_int_t ngx_http_remote_help_state_write(ngx_fd_t fd,
     struct iovec *iov, int niov, size_t size);
 static void ngx_http_remote_help_state_start(
@@ -415,7 +420,10 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
     u_char                        *p;
     uint32_t                       len, crc, hcrc, bom, version;
     ngx_int_t                      rc;
+    ngx_pool_t                    *pool;
     const char                    *what;
+    ngx_rbtree_t                   deleted;
+    ngx_rbtree_node_t              sentinel;
     ngx_http_remote_help_state_t  *st;
 
     st = zone->state;
@@ -433,6 +441,15 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
                       NGX_HTTP_RH_STATE_VERSION);
         return NGX_ERROR;
     }
+
+    /* the keys deleted, with their sequence numbers, while reading */
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, zone->cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&deleted, &sentinel, ngx_str_rbtree_insert_value);
 
     off = NGX_HTTP_RH_STATE_HEADER;
 
@@ -481,7 +498,7 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
             goto damaged;
         }
 
-        rc = ngx_http_remote_help_state_apply(zone,
+        rc = ngx_http_remote_help_state_apply(zone, pool, &deleted,
                                               p + NGX_HTTP_RH_REC_HEAD, len);
 
         if (rc == NGX_DECLINED) {
@@ -494,17 +511,22 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
                           "remote_help_zone \"%V\" is too small for the "
                           "objects in state file \"%s\" (full at offset %O)",
                           &zone->name, st->path.data, off);
+            ngx_destroy_pool(pool);
             return NGX_ERROR;
         }
 
         off += NGX_HTTP_RH_REC_HEAD + len;
     }
 
+    ngx_destroy_pool(pool);
+
     *valid = off;
 
     return NGX_OK;
 
 torn:
+
+    ngx_destroy_pool(pool);
 
     ngx_log_error(NGX_LOG_WARN, zone->cycle->log, 0,
                   "state file \"%s\" ends with %s at offset %O: "
@@ -517,6 +539,8 @@ torn:
 
 damaged:
 
+    ngx_destroy_pool(pool);
+
     ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
                   "state file \"%s\" is damaged at offset %O: %s",
                   st->path.data, off, what);
@@ -525,18 +549,24 @@ damaged:
 }
 
 
-/* NGX_DECLINED: not a valid record; NGX_ERROR: the zone is full */
+/*
+ * NGX_DECLINED: not a valid record; NGX_ERROR: the zone is full.  Of all
+ * records of a key the highest sequence number wins, deletions included.
+ */
 
 static ngx_int_t
 ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
-    u_char *p, uint32_t len)
+    ngx_pool_t *pool, ngx_rbtree_t *deleted, u_char *p, uint32_t len)
 {
-    uint32_t    key_len, json_len, spans[2 * NGX_RH_MAX_PROPS];
-    ngx_int_t   rc;
-    ngx_str_t   key, json;
-    ngx_uint_t  op, set, nprops, i;
+    u_char          *k;
+    uint32_t         key_len, json_len, hash, spans[2 * NGX_RH_MAX_PROPS];
+    uint64_t         seq, later;
+    ngx_int_t        rc;
+    ngx_str_t        key, json, name;
+    ngx_uint_t       op, set, nprops, i;
+    ngx_str_node_t  *sn;
 
-    if (len < NGX_HTTP_RH_REC_FIXED) {
+    if (len < NGX_HTTP_RH_REC_FIXED + NGX_HTTP_RH_REC_SEQ) {
         return NGX_DECLINED;
     }
 
@@ -546,34 +576,99 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
 
     ngx_memcpy(&key_len, p + 4, 4);
     ngx_memcpy(&json_len, p + 8, 4);
+    ngx_memcpy(&seq, p + len - NGX_HTTP_RH_REC_SEQ, 8);
 
     p += NGX_HTTP_RH_REC_FIXED;
-    len -= NGX_HTTP_RH_REC_FIXED;
+    len -= NGX_HTTP_RH_REC_FIXED + NGX_HTTP_RH_REC_SEQ;
 
-    if (set >= NGX_RH_NSETS || key_len == 0) {
+    if (set >= NGX_RH_NSETS || key_len == 0 || seq == 0
+        || (seq & NGX_HTTP_RH_REPLAY))
+    {
         return NGX_DECLINED;
     }
 
     if (op == NGX_HTTP_RH_OP_DELETE) {
-
         if (nprops || json_len || len != key_len) {
             return NGX_DECLINED;
         }
 
-        key.data = p;
-        key.len = key_len;
-
-        rc = ngx_http_remote_help_store_delete(zone, set, &key);
-
-        return (rc == NGX_OK || rc == NGX_HTTP_RH_MISSING) ? NGX_OK
-                                                            : NGX_ERROR;
-    }
-
-    if (op != NGX_HTTP_RH_OP_PUT
-        || nprops != ngx_rh_sets[set].nprops
-        || (uint64_t) len != 8 * nprops + (uint64_t) key_len + json_len)
+    } else if (op != NGX_HTTP_RH_OP_PUT
+               || nprops != ngx_rh_sets[set].nprops
+               || (uint64_t) len
+                  != 8 * nprops + (uint64_t) key_len + json_len)
     {
         return NGX_DECLINED;
+    }
+
+    key.data = p + 8 * nprops;
+    key.len = key_len;
+
+    /* the deleted keys are known by "set byte, key" */
+
+    name.len = key_len + 1;
+    name.data = ngx_alloc(name.len, zone->cycle->log);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name.data[0] = (u_char) set;
+    ngx_memcpy(name.data + 1, key.data, key_len);
+    hash = ngx_crc32_long(name.data, name.len);
+
+    sn = ngx_str_rbtree_lookup(deleted, &name, hash);
+
+    if (sn) {
+        ngx_memcpy(&later, sn + 1, sizeof(uint64_t));
+
+    } else {
+        later = 0;
+    }
+
+    if (op == NGX_HTTP_RH_OP_DELETE) {
+
+        rc = ngx_http_remote_help_store_delete(zone, set, &key, seq);
+
+        if (rc != NGX_OK && rc != NGX_HTTP_RH_MISSING) {
+            ngx_free(name.data);
+            return NGX_ERROR;
+        }
+
+        if (sn == NULL) {
+            sn = ngx_palloc(pool, sizeof(ngx_str_node_t) + sizeof(uint64_t)
+                                  + name.len);
+            if (sn == NULL) {
+                ngx_free(name.data);
+                return NGX_ERROR;
+            }
+
+            k = (u_char *) (sn + 1) + sizeof(uint64_t);
+            ngx_memcpy(k, name.data, name.len);
+
+            sn->node.key = hash;
+            sn->str.data = k;
+            sn->str.len = name.len;
+            ngx_rbtree_insert(deleted, &sn->node);
+        }
+
+        if (later < seq) {
+            ngx_memcpy(sn + 1, &seq, sizeof(uint64_t));
+        }
+
+        ngx_free(name.data);
+
+        return NGX_OK;
+    }
+
+    ngx_free(name.data);
+
+    if (later > seq) {
+        /* deleted later */
+        return NGX_OK;
+    }
+
+    if (ngx_http_remote_help_store_seq(zone, set, &key) > seq) {
+        /* a later version is there */
+        return NGX_OK;
     }
 
     ngx_memcpy(spans, p, 8 * nprops);
@@ -584,13 +679,11 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
         }
     }
 
-    key.data = p + 8 * nprops;
-    key.len = key_len;
     json.data = key.data + key_len;
     json.len = json_len;
 
     rc = ngx_http_remote_help_store_put(zone, set, &key, &json, spans,
-                                        NGX_HTTP_RH_ANY);
+                                        NGX_HTTP_RH_REPLAY | seq);
 
     return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
 }
@@ -639,6 +732,8 @@ ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
     rec->iov[0].iov_len = sizeof(rec->head);
     rec->niov = 1;
 
+    /* the checksum of all but the sequence number, which comes later */
+
     ngx_crc32_init(crc);
     ngx_crc32_update(&crc, h + NGX_HTTP_RH_REC_HEAD, NGX_HTTP_RH_REC_FIXED);
 
@@ -658,10 +753,28 @@ ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
         ngx_crc32_update(&crc, json->data, json->len);
     }
 
-    ngx_crc32_final(crc);
+    rec->iov[rec->niov].iov_base = &rec->seq;
+    rec->iov[rec->niov++].iov_len = NGX_HTTP_RH_REC_SEQ;
 
+    rec->crc = crc;
     rec->size = ngx_http_rh_record_size(nprops, key->len,
                                         json ? json->len : 0);
+}
+
+
+static void
+ngx_http_remote_help_state_seal(ngx_http_remote_help_record_t *rec,
+    uint64_t seq)
+{
+    u_char    *h;
+    uint32_t   n, crc;
+
+    h = rec->head;
+    rec->seq = seq;
+
+    crc = rec->crc;
+    ngx_crc32_update(&crc, (u_char *) &rec->seq, NGX_HTTP_RH_REC_SEQ);
+    ngx_crc32_final(crc);
 
     n = (uint32_t) (rec->size - NGX_HTTP_RH_REC_HEAD);
     ngx_memcpy(h, &n, 4);
@@ -695,9 +808,11 @@ ngx_http_remote_help_state_write(ngx_fd_t fd, struct iovec *iov, int niov,
 
 ngx_int_t
 ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_record_t *rec)
+    ngx_http_remote_help_record_t *rec, uint64_t seq)
 {
     ngx_err_t                         err;
+    ngx_int_t                         rc;
+    ngx_uint_t                        wrote;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_state_t     *st;
     ngx_http_remote_help_state_sh_t  *ssh;
@@ -706,8 +821,15 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     ssh = &sh->state;
     st = zone->state;
 
+    ngx_http_remote_help_state_seal(rec, seq);
+
+    rc = NGX_ERROR;
+    wrote = 0;
+
+    ngx_rwlock_wlock(&ssh->lock);
+
     if (ssh->broken) {
-        return NGX_ERROR;
+        goto done;
     }
 
     if (st->gen != ssh->gen || st->fd == NGX_INVALID_FILE) {
@@ -725,7 +847,8 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
             ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
                           ngx_open_file_n " state file \"%s\" failed",
                           st->path.data);
-            return NGX_ERROR;
+            ssh->broken = 1;
+            goto done;
         }
 
         st->gen = ssh->gen;
@@ -737,22 +860,31 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     {
         err = ngx_errno;
 
-        /* nothing may follow a part of a record: it would read as damage */
+        /*
+         * The zone holds a change the file does not: no more writes
+         * until a restart.  Nothing may follow a part of a record, it
+         * would read as damage: cut it off.
+         */
 
-        if (ftruncate(st->fd, ssh->size) == -1) {
-            ssh->broken = 1;
-        }
+        ssh->broken = 1;
 
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, err,
-                      "writev() to state file \"%s\" failed%s",
-                      st->path.data,
-                      ssh->broken ? ", and so did ftruncate(): no more "
-                                    "writes until a restart" : "");
-        return NGX_ERROR;
+                      "writev() to state file \"%s\" failed, "
+                      "remote_help_zone \"%V\" takes no writes until "
+                      "nginx is restarted", st->path.data, &zone->name);
+
+        if (ftruncate(st->fd, ssh->size) == -1) {
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                          "ftruncate(\"%s\", %O) failed",
+                          st->path.data, ssh->size);
+        }
+
+        goto done;
     }
 
     ssh->size += rec->size;
-    st->wrote |= 1;
+    wrote = 1;
+    rc = NGX_OK;
 
     if (ssh->compactor && !ssh->abort) {
 
@@ -780,7 +912,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
 
         } else {
             ssh->tmp_size += rec->size;
-            st->wrote |= 2;
+            wrote |= 2;
         }
 
         if (ssh->compactor != ngx_pid
@@ -799,40 +931,30 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
             }
         }
 
-        return NGX_OK;
-    }
-
-    if (ssh->compactor == 0
-        && ssh->size > 2 * sh->live + NGX_HTTP_RH_COMPACT_MIN
-        && ssh->size >= ssh->next)
+    } else if (ssh->compactor == 0
+               && ssh->size > 2 * sh->live + NGX_HTTP_RH_COMPACT_MIN
+               && ssh->size >= ssh->next)
     {
         ngx_http_remote_help_state_start(zone);
     }
 
-    return NGX_OK;
-}
+done:
 
+    ngx_rwlock_unlock(&ssh->lock);
 
-void
-ngx_http_remote_help_state_done(ngx_http_remote_help_zone_t *zone)
-{
-    ngx_http_remote_help_state_t  *st;
-
-    st = zone->state;
+    (void) ngx_atomic_fetch_add(&ssh->pending, -1);
 
     if (st->sync) {
-        if ((st->wrote & 1) && fdatasync(st->fd) == -1) {
+        if ((wrote & 1) && fdatasync(st->fd) == -1) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                           "fdatasync(\"%s\") failed", st->path.data);
         }
 
-        if ((st->wrote & 2) && fdatasync(st->tmp_fd) == -1) {
+        if ((wrote & 2) && fdatasync(st->tmp_fd) == -1) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                           "fdatasync(\"%s\") failed", st->tmp.data);
         }
     }
-
-    st->wrote = 0;
 
     if (st->compact) {
         st->compact = 0;
@@ -841,10 +963,12 @@ ngx_http_remote_help_state_done(ngx_http_remote_help_zone_t *zone)
             ngx_add_timer(&st->event, 1);
         }
     }
+
+    return rc;
 }
 
 
-/* under the write lock: this process becomes the compactor */
+/* under the file lock: this process becomes the compactor */
 
 static void
 ngx_http_remote_help_state_start(ngx_http_remote_help_zone_t *zone)
@@ -912,6 +1036,8 @@ ngx_http_remote_help_state_step(ngx_event_t *ev)
             ngx_http_remote_help_state_abort(zone);
             return;
         }
+
+        st->buf_size = NGX_HTTP_RH_COMPACT_BATCH;
     }
 
     if (ngx_http_remote_help_state_batch(zone, &done) != NGX_OK) {
@@ -933,9 +1059,10 @@ ngx_http_remote_help_state_step(ngx_event_t *ev)
 
 
 /*
- * Up to a batch of objects after the cursor, written under the read
- * lock: no write can happen in between, so any later change of those
- * objects lands after them in PATH.tmp.
+ * Up to a batch of objects after the cursor: copied under the zone's
+ * read lock, written under the file lock.  A change made meanwhile is
+ * appended to PATH.tmp too, with a higher sequence number: wherever it
+ * lands, it wins at a replay.
  */
 
 static ngx_int_t
@@ -964,11 +1091,6 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 
     ngx_rwlock_rlock(&sh->lock);
 
-    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_ERROR;
-    }
-
     if (st->started) {
         key.data = st->cursor_key.data;
         key.len = st->cursor_key.len;
@@ -984,25 +1106,30 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         }
     }
 
-    for ( /* void */ ; o; o = (ngx_http_remote_help_node_t *) node) {
+    while (o) {
 
         size = ngx_http_rh_record_size(o->nprops, o->key_len, o->json_len);
 
-        if (used && used + size > NGX_HTTP_RH_COMPACT_BATCH) {
-            break;
-        }
+        if (used + size > st->buf_size) {
 
-        if (size > NGX_HTTP_RH_COMPACT_BATCH) {
+            if (used) {
+                break;
+            }
+
             /* one object larger than a batch: a batch of its own */
+
             p = ngx_alloc(size, ngx_cycle->log);
             if (p == NULL) {
                 rc = NGX_ERROR;
                 break;
             }
 
-        } else {
-            p = st->buf + used;
+            ngx_free(st->buf);
+            st->buf = p;
+            st->buf_size = size;
         }
+
+        p = st->buf + used;
 
         p[12] = NGX_HTTP_RH_OP_PUT;
         p[13] = o->set;
@@ -1010,7 +1137,9 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         p[15] = 0;
         ngx_memcpy(p + 16, &o->key_len, 4);
         ngx_memcpy(p + 20, &o->json_len, 4);
-        ngx_memcpy(p + 24, o->data, size - 24);
+        ngx_memcpy(p + 24, o->data, size - 24 - NGX_HTTP_RH_REC_SEQ);
+        ngx_memcpy(p + size - NGX_HTTP_RH_REC_SEQ, &o->seq,
+                   NGX_HTTP_RH_REC_SEQ);
 
         n = (uint32_t) (size - NGX_HTTP_RH_REC_HEAD);
         crc = ngx_crc32_long(p + NGX_HTTP_RH_REC_HEAD, n);
@@ -1019,21 +1148,7 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         crc = ngx_crc32_short(p, 8);
         ngx_memcpy(p + 8, &crc, 4);
 
-        if (p != st->buf + used) {
-            iov.iov_base = p;
-            iov.iov_len = size;
-            rc = ngx_http_remote_help_state_write(st->tmp_fd, &iov, 1, size);
-            ngx_free(p);
-
-            if (rc != NGX_OK) {
-                break;
-            }
-
-            ssh->tmp_size += size;
-
-        } else {
-            used += size;
-        }
+        used += size;
 
         /* the cursor */
 
@@ -1055,33 +1170,42 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         st->started = 1;
 
         node = ngx_rbtree_next(&sh->rbtree, &o->node);
-
-        if (node == NULL) {
-            *done = 1;
-        }
+        o = (ngx_http_remote_help_node_t *) node;
     }
 
     if (o == NULL) {
         *done = 1;
     }
 
-    if (rc == NGX_OK && used) {
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_rwlock_wlock(&ssh->lock);
+
+    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
+        ngx_rwlock_unlock(&ssh->lock);
+        return NGX_ERROR;
+    }
+
+    if (used) {
         iov.iov_base = st->buf;
         iov.iov_len = used;
         rc = ngx_http_remote_help_state_write(st->tmp_fd, &iov, 1, used);
 
         if (rc == NGX_OK) {
             ssh->tmp_size += used;
+
+        } else {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "cannot write \"%s\", compaction abandoned",
+                          st->tmp.data);
         }
     }
 
-    ngx_rwlock_unlock(&sh->lock);
-
-    if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                      "cannot write \"%s\", compaction abandoned",
-                      st->tmp.data);
-    }
+    ngx_rwlock_unlock(&ssh->lock);
 
     return rc;
 }
@@ -1108,10 +1232,10 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
         return;
     }
 
-    ngx_rwlock_wlock(&sh->lock);
+    ngx_rwlock_wlock(&ssh->lock);
 
     if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_rwlock_unlock(&ssh->lock);
         ngx_http_remote_help_state_abort(zone);
         return;
     }
@@ -1120,7 +1244,7 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                       ngx_rename_file_n " \"%s\" to \"%s\" failed, "
                       "compaction abandoned", st->tmp.data, st->path.data);
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_rwlock_unlock(&ssh->lock);
         ngx_http_remote_help_state_abort(zone);
         return;
     }
@@ -1139,7 +1263,7 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
     st->gen = ssh->gen;
     st->tmp_fd = NGX_INVALID_FILE;
 
-    ngx_rwlock_unlock(&sh->lock);
+    ngx_rwlock_unlock(&ssh->lock);
 
     /* the rename itself on disk */
 
@@ -1159,21 +1283,21 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
 static void
 ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
 {
-    ngx_http_remote_help_sh_t     *sh;
-    ngx_http_remote_help_state_t  *st;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
 
-    sh = zone->sh;
+    ssh = &zone->sh->state;
     st = zone->state;
 
-    ngx_rwlock_wlock(&sh->lock);
+    ngx_rwlock_wlock(&ssh->lock);
 
-    if (sh->state.compactor == ngx_pid) {
-        sh->state.compactor = 0;
-        sh->state.next = sh->state.size + sh->state.size / 2;
+    if (ssh->compactor == ngx_pid) {
+        ssh->compactor = 0;
+        ssh->next = ssh->size + ssh->size / 2;
         (void) ngx_delete_file(st->tmp.data);
     }
 
-    ngx_rwlock_unlock(&sh->lock);
+    ngx_rwlock_unlock(&ssh->lock);
 
     if (st->tmp_fd != NGX_INVALID_FILE) {
         (void) ngx_close_file(st->tmp_fd);
@@ -1308,6 +1432,7 @@ ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle)
         if (st->buf) {
             ngx_free(st->buf);
             st->buf = NULL;
+            st->buf_size = 0;
         }
 
         if (st->cursor_key.data) {

@@ -18,13 +18,17 @@
 #define NGX_HTTP_RH_OP_PUT        1
 #define NGX_HTTP_RH_OP_DELETE     2
 
-/* record header (len, crc, hcrc) and the payload's fixed part */
+/*
+ * record header (len, crc, hcrc), the payload's fixed part before the
+ * spans, key and JSON, and the change's sequence number after them
+ */
 #define NGX_HTTP_RH_REC_HEAD      12
 #define NGX_HTTP_RH_REC_FIXED     12
+#define NGX_HTTP_RH_REC_SEQ       8
 
 #define ngx_http_rh_record_size(nprops, key_len, json_len)                   \
     (NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_FIXED + 8 * (nprops)             \
-     + (key_len) + (json_len))
+     + (key_len) + (json_len) + NGX_HTTP_RH_REC_SEQ)
 
 
 /* one record, prepared outside the lock and written under it */
@@ -32,7 +36,9 @@
 typedef struct {
     u_char                        head[NGX_HTTP_RH_REC_HEAD
                                        + NGX_HTTP_RH_REC_FIXED];
-    struct iovec                  iov[4];
+    uint64_t                      seq;
+    uint32_t                      crc;          /* running, without seq */
+    struct iovec                  iov[5];
     int                           niov;
     size_t                        size;
 } ngx_http_remote_help_record_t;
@@ -50,7 +56,6 @@ struct ngx_http_remote_help_state_s {
     ngx_fd_t                      tmp_fd;
     ngx_uint_t                    tmp_gen;
 
-    ngx_uint_t                    wrote;        /* fds to sync, bits */
     ngx_uint_t                    compact;      /* arm the compaction */
     ngx_msec_t                    checked;      /* compactor still alive? */
 
@@ -61,7 +66,8 @@ struct ngx_http_remote_help_state_s {
     size_t                        cursor_size;
     ngx_uint_t                    started;
 
-    u_char                       *buf;
+    u_char                       *buf;          /* a batch */
+    size_t                        buf_size;
     ngx_event_t                   event;
     ngx_http_remote_help_zone_t  *zone;
 };
@@ -77,12 +83,10 @@ void ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
     ngx_uint_t op, ngx_uint_t set, ngx_uint_t nprops, uint32_t *spans,
     ngx_str_t *key, ngx_str_t *json);
 
-/* under the zone's write lock */
+/* after the change is made, with its sequence number, outside the lock */
 ngx_int_t ngx_http_remote_help_state_append(
-    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec);
-
-/* after the lock is released: state_sync, the compaction */
-void ngx_http_remote_help_state_done(ngx_http_remote_help_zone_t *zone);
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    uint64_t seq);
 
 ngx_int_t ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle);
 void ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle);

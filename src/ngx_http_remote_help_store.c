@@ -199,6 +199,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 {
     size_t                         size;
     uint32_t                       hash;
+    uint64_t                       done;
     ngx_uint_t                     nprops, journal;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
@@ -225,6 +226,11 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_RETIRED;
     }
 
+    if (journal && sh->state.broken) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_NOSTATE;
+    }
+
     old = ngx_http_remote_help_lookup(sh, set, hash, key);
 
     if (seq == NGX_HTTP_RH_CREATE) {
@@ -233,7 +239,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
             return NGX_HTTP_RH_EXISTS;
         }
 
-    } else if (seq == NGX_HTTP_RH_ANY) {
+    } else if (seq & NGX_HTTP_RH_REPLAY) {
         /* void */
 
     } else if (old == NULL) {
@@ -263,20 +269,6 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         }
     }
 
-    /* the state file first: a write it does not hold is not made */
-
-    if (journal && ngx_http_remote_help_state_append(zone, &rec) != NGX_OK) {
-
-        if (n != old) {
-            ngx_slab_free_locked(zone->shpool, n);
-        }
-
-        ngx_rwlock_unlock(&sh->lock);
-        ngx_http_remote_help_state_done(zone);
-
-        return NGX_HTTP_RH_NOSTATE;
-    }
-
     if (old) {
         sh->live -= ngx_http_rh_record_size(old->nprops, old->key_len,
                                             old->json_len);
@@ -290,8 +282,15 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         sh->objects[set]++;
     }
 
+    if (seq & NGX_HTTP_RH_REPLAY) {
+        n->seq = seq & ~NGX_HTTP_RH_REPLAY;
+        sh->seq = ngx_max(sh->seq, n->seq);
+
+    } else {
+        n->seq = ++sh->seq;
+    }
+
     n->node.key = hash;
-    n->seq = ++sh->seq;
     n->key_len = (uint32_t) key->len;
     n->json_len = (uint32_t) json->len;
     n->set = (u_char) set;
@@ -307,21 +306,38 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
 
-    ngx_rwlock_unlock(&sh->lock);
+    done = n->seq;
 
     if (journal) {
-        ngx_http_remote_help_state_done(zone);
+        (void) ngx_atomic_fetch_add(&sh->state.pending, 1);
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    /*
+     * the state file outside the zone's lock: readers do not wait for
+     * the disk; the records carry the sequence numbers, and a replay
+     * keeps each key's highest
+     */
+
+    if (journal && ngx_http_remote_help_state_append(zone, &rec, done)
+                   != NGX_OK)
+    {
+        return NGX_HTTP_RH_NOSTATE;
     }
 
     return NGX_OK;
 }
 
 
+/* seq: only a version older than this is deleted (a replay); 0: any */
+
 ngx_int_t
 ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key)
+    ngx_uint_t set, ngx_str_t *key, uint64_t seq)
 {
     uint32_t                       hash;
+    uint64_t                       done;
     ngx_uint_t                     journal;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n;
@@ -344,17 +360,16 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_RETIRED;
     }
 
-    n = ngx_http_remote_help_lookup(sh, set, hash, key);
-
-    if (n == NULL) {
+    if (journal && sh->state.broken) {
         ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_MISSING;
+        return NGX_HTTP_RH_NOSTATE;
     }
 
-    if (journal && ngx_http_remote_help_state_append(zone, &rec) != NGX_OK) {
+    n = ngx_http_remote_help_lookup(sh, set, hash, key);
+
+    if (n == NULL || (seq && n->seq > seq)) {
         ngx_rwlock_unlock(&sh->lock);
-        ngx_http_remote_help_state_done(zone);
-        return NGX_HTTP_RH_NOSTATE;
+        return NGX_HTTP_RH_MISSING;
     }
 
     sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
@@ -363,13 +378,41 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     ngx_slab_free_locked(zone->shpool, n);
     sh->objects[set]--;
 
-    ngx_rwlock_unlock(&sh->lock);
+    done = ++sh->seq;
 
     if (journal) {
-        ngx_http_remote_help_state_done(zone);
+        (void) ngx_atomic_fetch_add(&sh->state.pending, 1);
+    }
+
+    ngx_rwlock_unlock(&sh->lock);
+
+    if (journal && ngx_http_remote_help_state_append(zone, &rec, done)
+                   != NGX_OK)
+    {
+        return NGX_HTTP_RH_NOSTATE;
     }
 
     return NGX_OK;
+}
+
+
+uint64_t
+ngx_http_remote_help_store_seq(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key)
+{
+    uint64_t                      seq;
+    ngx_http_remote_help_node_t  *n;
+
+    ngx_rwlock_rlock(&zone->sh->lock);
+
+    n = ngx_http_remote_help_lookup(zone->sh, set,
+                                    ngx_murmur_hash2(key->data, key->len),
+                                    key);
+    seq = n ? n->seq : 0;
+
+    ngx_rwlock_unlock(&zone->sh->lock);
+
+    return seq;
 }
 
 
@@ -575,6 +618,20 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     *old = ozone;
 
     ngx_rwlock_wlock(&osh->lock);
+    osh->retired = 1;
+    ngx_rwlock_unlock(&osh->lock);
+
+    zone->retire = osh;
+    cln->handler = ngx_http_remote_help_unretire;
+    cln->data = zone;
+
+    /* changes made before are in the state file before the copy */
+
+    for (i = 0; osh->state.pending && i < 1000; i++) {
+        ngx_msleep(1);
+    }
+
+    ngx_rwlock_wlock(&osh->lock);
 
     if (osh->rbtree.root != osh->rbtree.sentinel) {
 
@@ -613,12 +670,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     zone->sh->state.broken = osh->state.broken;
     zone->sh->state.compactions = osh->state.compactions;
 
-    osh->retired = 1;
     osh->state.abort = 1;
-
-    zone->retire = osh;
-    cln->handler = ngx_http_remote_help_unretire;
-    cln->data = zone;
 
     ngx_rwlock_unlock(&osh->lock);
 

@@ -18,9 +18,11 @@
 #define NGX_HTTP_RH_STATUSES      500
 
 
-/* the state file's shared figures, changed under the zone's write lock */
+/* the state file's shared figures, changed under its own lock */
 
 typedef struct {
+    ngx_atomic_t                  lock;         /* appends, renames */
+    ngx_atomic_t                  pending;      /* changes not appended */
     off_t                         size;         /* bytes in the file */
     off_t                         tmp_size;     /* bytes in PATH.tmp */
     ngx_uint_t                    gen;          /* bumped by each rename */
@@ -103,9 +105,12 @@ typedef struct {
 #define NGX_HTTP_RH_RETIRED       NGX_BUSY       /* 503, zone resized */
 #define NGX_HTTP_RH_NOSTATE       (-100)         /* 500, state file */
 
-/* store_put's seq: create, or replace whatever is there (state replay) */
+/*
+ * store_put's seq: create; or, when replaying the state file, create or
+ * replace whatever is there with a version of that sequence number
+ */
 #define NGX_HTTP_RH_CREATE        0
-#define NGX_HTTP_RH_ANY           ((uint64_t) -1)
+#define NGX_HTTP_RH_REPLAY        ((uint64_t) 1 << 63)
 
 
 ngx_int_t ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone,
@@ -123,7 +128,12 @@ ngx_int_t ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     uint64_t seq);
 
 ngx_int_t ngx_http_remote_help_store_delete(
-    ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key);
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
+    uint64_t seq);
+
+/* the sequence number of the key's version, 0 when there is none */
+uint64_t ngx_http_remote_help_store_seq(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key);
 
 /*
  * up to "top" objects of the set that follow "after" (NULL: the first)

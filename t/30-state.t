@@ -129,6 +129,45 @@ sub count {
     $t->stop();
 }
 
+# --- the order of the records does not matter: the highest seq wins -------
+
+{
+    my $t = server(workers => 1);
+    $t->start();
+    my %want = fill($t, 30, 'o');
+    for my $i (1 .. 10) {
+        $t->patch("$set/o$i", { deviceName => "p$i" });
+        $want{"o$i"} = "p$i";
+    }
+    for my $i (11 .. 20) {
+        $t->delete("$set/o$i");
+        delete $want{"o$i"};
+    }
+    for my $i (15 .. 17) {
+        $t->post($set, { sessionKey => "o$i", deviceName => "again$i" });
+        $want{"o$i"} = "again$i";
+    }
+    $t->stop();
+
+    # the same records, last first
+    open my $in, '<:raw', $t->{state} or die $!;
+    my $data = do { local $/; <$in> };
+    close $in;
+    my @r = records($t->{state});
+    my $reversed = substr($data, 0, 16)
+        . join('', map { substr($data, $_->[0], $_->[1]) } reverse @r);
+    is(length $reversed, length $data, 'reversed: same size');
+    open my $out, '>:raw', $t->{state} or die $!;
+    print $out $reversed;
+    close $out;
+
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0,
+        'records in reverse order: every key at its last version');
+    is(count($t), scalar keys %want, 'deleted keys stay deleted');
+    $t->stop();
+}
+
 # --- a torn last record is dropped, damage elsewhere stops nginx -----------
 
 {
