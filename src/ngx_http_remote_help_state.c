@@ -27,6 +27,8 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include <zlib.h>
+
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_state.h"
@@ -36,6 +38,9 @@
 #define NGX_HTTP_RH_STATE_VERSION 2
 #define NGX_HTTP_RH_STATE_BOM     0x01020304
 #define NGX_HTTP_RH_STATE_HEADER  16
+
+/* CRC-32 as ngx_crc32_long() computes it, by zlib's faster code */
+#define ngx_http_rh_crc(p, n)     ((uint32_t) crc32(0, (p), (uInt) (n)))
 
 /* compact when the file is over 2 x live + this, in batches of this */
 #define NGX_HTTP_RH_COMPACT_MIN   (64 * 1024)
@@ -467,7 +472,7 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
         ngx_memcpy(&crc, p + 4, 4);
         ngx_memcpy(&hcrc, p + 8, 4);
 
-        if (ngx_crc32_short(p, 8) != hcrc) {
+        if (ngx_http_rh_crc(p, 8) != hcrc) {
 
             /* zeroes to the end: the size grew, the data never came */
 
@@ -487,7 +492,7 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
             goto torn;
         }
 
-        if (ngx_crc32_long(p + NGX_HTTP_RH_REC_HEAD, len) != crc) {
+        if (ngx_http_rh_crc(p + NGX_HTTP_RH_REC_HEAD, len) != crc) {
 
             if ((off_t) len == left - NGX_HTTP_RH_REC_HEAD) {
                 what = "a last record with a bad checksum";
@@ -734,23 +739,22 @@ ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
 
     /* the checksum of all but the sequence number, which comes later */
 
-    ngx_crc32_init(crc);
-    ngx_crc32_update(&crc, h + NGX_HTTP_RH_REC_HEAD, NGX_HTTP_RH_REC_FIXED);
+    crc = ngx_http_rh_crc(h + NGX_HTTP_RH_REC_HEAD, NGX_HTTP_RH_REC_FIXED);
 
     if (nprops) {
         rec->iov[rec->niov].iov_base = spans;
         rec->iov[rec->niov++].iov_len = 8 * nprops;
-        ngx_crc32_update(&crc, (u_char *) spans, 8 * nprops);
+        crc = (uint32_t) crc32(crc, (u_char *) spans, 8 * nprops);
     }
 
     rec->iov[rec->niov].iov_base = key->data;
     rec->iov[rec->niov++].iov_len = key->len;
-    ngx_crc32_update(&crc, key->data, key->len);
+    crc = (uint32_t) crc32(crc, key->data, key->len);
 
     if (json && json->len) {
         rec->iov[rec->niov].iov_base = json->data;
         rec->iov[rec->niov++].iov_len = json->len;
-        ngx_crc32_update(&crc, json->data, json->len);
+        crc = (uint32_t) crc32(crc, json->data, json->len);
     }
 
     rec->iov[rec->niov].iov_base = &rec->seq;
@@ -773,13 +777,12 @@ ngx_http_remote_help_state_seal(ngx_http_remote_help_record_t *rec,
     rec->seq = seq;
 
     crc = rec->crc;
-    ngx_crc32_update(&crc, (u_char *) &rec->seq, NGX_HTTP_RH_REC_SEQ);
-    ngx_crc32_final(crc);
+    crc = (uint32_t) crc32(crc, (u_char *) &rec->seq, NGX_HTTP_RH_REC_SEQ);
 
     n = (uint32_t) (rec->size - NGX_HTTP_RH_REC_HEAD);
     ngx_memcpy(h, &n, 4);
     ngx_memcpy(h + 4, &crc, 4);
-    crc = ngx_crc32_short(h, 8);
+    crc = ngx_http_rh_crc(h, 8);
     ngx_memcpy(h + 8, &crc, 4);
 }
 
@@ -806,13 +809,21 @@ ngx_http_remote_help_state_write(ngx_fd_t fd, struct iovec *iov, int niov,
 }
 
 
+/*
+ * Appends share the file lock: the kernel keeps each O_APPEND writev()
+ * whole, and the sizes are counted atomically.  The lock is taken alone
+ * to start, finish or write a batch of a compaction.
+ */
+
 ngx_int_t
 ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, uint64_t seq)
 {
+    off_t                             end;
     ngx_err_t                         err;
     ngx_int_t                         rc;
-    ngx_uint_t                        wrote;
+    ngx_uint_t                        wrote, failed, compact;
+    ngx_file_info_t                   fi;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_state_t     *st;
     ngx_http_remote_help_state_sh_t  *ssh;
@@ -825,8 +836,10 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
 
     rc = NGX_ERROR;
     wrote = 0;
+    failed = 0;
+    compact = 0;
 
-    ngx_rwlock_wlock(&ssh->lock);
+    ngx_rwlock_rlock(&ssh->lock);
 
     if (ssh->broken) {
         goto done;
@@ -845,8 +858,9 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
 
         if (st->fd == NGX_INVALID_FILE) {
             ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                          ngx_open_file_n " state file \"%s\" failed",
-                          st->path.data);
+                          ngx_open_file_n " state file \"%s\" failed, "
+                          "remote_help_zone \"%V\" takes no writes until "
+                          "nginx is restarted", st->path.data, &zone->name);
             ssh->broken = 1;
             goto done;
         }
@@ -858,31 +872,20 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
                                          rec->size)
         != NGX_OK)
     {
+        /* the zone holds a change the file does not: no more writes */
+
         err = ngx_errno;
-
-        /*
-         * The zone holds a change the file does not: no more writes
-         * until a restart.  Nothing may follow a part of a record, it
-         * would read as damage: cut it off.
-         */
-
         ssh->broken = 1;
+        failed = 1;
 
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, err,
                       "writev() to state file \"%s\" failed, "
                       "remote_help_zone \"%V\" takes no writes until "
                       "nginx is restarted", st->path.data, &zone->name);
-
-        if (ftruncate(st->fd, ssh->size) == -1) {
-            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                          "ftruncate(\"%s\", %O) failed",
-                          st->path.data, ssh->size);
-        }
-
         goto done;
     }
 
-    ssh->size += rec->size;
+    (void) ngx_atomic_fetch_add(&ssh->size, rec->size);
     wrote = 1;
     rc = NGX_OK;
 
@@ -911,36 +914,76 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
             ssh->abort = 1;
 
         } else {
-            ssh->tmp_size += rec->size;
+            (void) ngx_atomic_fetch_add(&ssh->tmp_size, rec->size);
             wrote |= 2;
         }
+
+        /* a compactor that was killed leaves its mark behind */
 
         if (ssh->compactor != ngx_pid
             && ngx_current_msec - st->checked > 1000)
         {
-            /* a compactor that was killed leaves its mark behind */
-
             st->checked = ngx_current_msec;
 
             if (kill(ssh->compactor, 0) == -1 && ngx_errno == NGX_ESRCH) {
-                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                              "compaction of \"%s\" by process %P is gone, "
-                              "starting it again", st->path.data,
-                              ssh->compactor);
-                ngx_http_remote_help_state_start(zone);
+                compact = 2;
             }
         }
 
     } else if (ssh->compactor == 0
-               && ssh->size > 2 * sh->live + NGX_HTTP_RH_COMPACT_MIN
-               && ssh->size >= ssh->next)
+               && (off_t) ssh->size
+                  > 2 * sh->live + NGX_HTTP_RH_COMPACT_MIN
+               && (off_t) ssh->size >= ssh->next)
     {
-        ngx_http_remote_help_state_start(zone);
+        compact = 1;
     }
 
 done:
 
     ngx_rwlock_unlock(&ssh->lock);
+
+    if (failed || compact) {
+
+        ngx_rwlock_wlock(&ssh->lock);
+
+        if (failed && st->fd != NGX_INVALID_FILE
+            && ngx_fd_info(st->fd, &fi) != NGX_FILE_ERROR)
+        {
+            /*
+             * Nothing may follow a part of a record: it would read as
+             * damage.  All whole records are counted now; when only a
+             * part of one record is beyond them, it is cut off.
+             */
+
+            end = (off_t) ssh->size;
+
+            if (ngx_file_size(&fi) > end
+                && ngx_file_size(&fi) - end < (off_t) rec->size
+                && ftruncate(st->fd, end) == -1)
+            {
+                ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                              "ftruncate(\"%s\", %O) failed",
+                              st->path.data, end);
+            }
+        }
+
+        if (compact == 1 && ssh->compactor == 0) {
+            ngx_http_remote_help_state_start(zone);
+
+        } else if (compact == 2 && ssh->compactor
+                   && ssh->compactor != ngx_pid
+                   && kill(ssh->compactor, 0) == -1
+                   && ngx_errno == NGX_ESRCH)
+        {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "compaction of \"%s\" by process %P is gone, "
+                          "starting it again", st->path.data,
+                          ssh->compactor);
+            ngx_http_remote_help_state_start(zone);
+        }
+
+        ngx_rwlock_unlock(&ssh->lock);
+    }
 
     (void) ngx_atomic_fetch_add(&ssh->pending, -1);
 
@@ -1000,7 +1043,7 @@ ngx_http_remote_help_state_start(ngx_http_remote_help_zone_t *zone)
         }
 
         /* not again before the file has grown by half */
-        ssh->next = ssh->size + ssh->size / 2;
+        ssh->next = (off_t) ssh->size + (off_t) ssh->size / 2;
         return;
     }
 
@@ -1142,10 +1185,10 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
                    NGX_HTTP_RH_REC_SEQ);
 
         n = (uint32_t) (size - NGX_HTTP_RH_REC_HEAD);
-        crc = ngx_crc32_long(p + NGX_HTTP_RH_REC_HEAD, n);
+        crc = ngx_http_rh_crc(p + NGX_HTTP_RH_REC_HEAD, n);
         ngx_memcpy(p, &n, 4);
         ngx_memcpy(p + 4, &crc, 4);
-        crc = ngx_crc32_short(p, 8);
+        crc = ngx_http_rh_crc(p, 8);
         ngx_memcpy(p + 8, &crc, 4);
 
         used += size;
@@ -1293,7 +1336,7 @@ ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
 
     if (ssh->compactor == ngx_pid) {
         ssh->compactor = 0;
-        ssh->next = ssh->size + ssh->size / 2;
+        ssh->next = (off_t) ssh->size + (off_t) ssh->size / 2;
         (void) ngx_delete_file(st->tmp.data);
     }
 

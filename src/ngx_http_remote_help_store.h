@@ -21,10 +21,10 @@
 /* the state file's shared figures, changed under its own lock */
 
 typedef struct {
-    ngx_atomic_t                  lock;         /* appends, renames */
+    ngx_atomic_t                  lock;         /* appends share it */
     ngx_atomic_t                  pending;      /* changes not appended */
-    off_t                         size;         /* bytes in the file */
-    off_t                         tmp_size;     /* bytes in PATH.tmp */
+    ngx_atomic_t                  size;         /* bytes in the file */
+    ngx_atomic_t                  tmp_size;     /* bytes in PATH.tmp */
     ngx_uint_t                    gen;          /* bumped by each rename */
     ngx_uint_t                    tmp_gen;      /* bumped by each PATH.tmp */
     ngx_pid_t                     compactor;    /* 0: no compaction */
