@@ -69,8 +69,12 @@ static void ngx_http_remote_help_state_finish(
     ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_state_abort(
     ngx_http_remote_help_zone_t *zone);
-static ngx_int_t ngx_http_remote_help_state_zone(ngx_shm_zone_t *shm_zone,
-    ngx_http_remote_help_zone_t **zone);
+static ngx_int_t ngx_http_remote_help_state_shared(
+    ngx_http_remote_help_zone_t *zone, void *data);
+static ngx_int_t ngx_http_remote_help_state_open(
+    ngx_http_remote_help_zone_t *zone, void *data);
+static ngx_int_t ngx_http_remote_help_state_close(
+    ngx_http_remote_help_zone_t *zone, void *data);
 
 
 char *
@@ -78,10 +82,7 @@ ngx_http_remote_help_state_conf(ngx_conf_t *cf,
     ngx_http_remote_help_zone_t *zone, ngx_str_t *path, ngx_flag_t sync)
 {
     u_char                        *p;
-    ngx_uint_t                     i;
     ngx_file_info_t                fi;
-    ngx_shm_zone_t                *shm;
-    ngx_list_part_t               *part;
     ngx_http_remote_help_zone_t   *other;
     ngx_http_remote_help_state_t  *st;
 
@@ -151,37 +152,19 @@ ngx_http_remote_help_state_conf(ngx_conf_t *cf,
 
     /* two zones must not share a file */
 
-    part = &cf->cycle->shared_memory.part;
-    shm = part->elts;
+    other = zone;
+    zone->state = st;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            shm = part->elts;
-            i = 0;
-        }
-
-        if (shm[i].tag != zone->shm_zone->tag || shm[i].data == NULL) {
-            continue;
-        }
-
-        other = shm[i].data;
-
-        if (other != zone && other->state
-            && other->state->path.len == st->path.len
-            && ngx_strcmp(other->state->path.data, st->path.data) == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "state file \"%s\" is already used by "
-                               "remote_help_zone \"%V\"",
-                               st->path.data, &other->name);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_remote_help_store_zones(cf->cycle,
+                                         ngx_http_remote_help_state_shared,
+                                         &other)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "state file \"%s\" is already used by "
+                           "remote_help_zone \"%V\"",
+                           st->path.data, &other->name);
+        return NGX_CONF_ERROR;
     }
 
     st->sync = sync;
@@ -189,9 +172,31 @@ ngx_http_remote_help_state_conf(ngx_conf_t *cf,
     st->tmp_fd = NGX_INVALID_FILE;
     st->zone = zone;
 
-    zone->state = st;
-
     return NGX_CONF_OK;
+}
+
+
+/* *data: a zone in; out, another zone with the same state file */
+
+static ngx_int_t
+ngx_http_remote_help_state_shared(ngx_http_remote_help_zone_t *zone,
+    void *data)
+{
+    ngx_http_remote_help_zone_t  **other = data;
+
+    ngx_http_remote_help_state_t  *st;
+
+    st = (*other)->state;
+
+    if (zone != *other && zone->state
+        && zone->state->path.len == st->path.len
+        && ngx_strcmp(zone->state->path.data, st->path.data) == 0)
+    {
+        *other = zone;
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1349,79 +1354,49 @@ ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
 }
 
 
-static ngx_int_t
-ngx_http_remote_help_state_zone(ngx_shm_zone_t *shm_zone,
-    ngx_http_remote_help_zone_t **zone)
-{
-    ngx_http_remote_help_zone_t  *z;
-
-    if (shm_zone->init != ngx_http_remote_help_init_zone) {
-        return NGX_DECLINED;
-    }
-
-    z = shm_zone->data;
-
-    if (z == NULL || z->state == NULL || z->sh == NULL) {
-        return NGX_DECLINED;
-    }
-
-    *zone = z;
-
-    return NGX_OK;
-}
-
-
 ngx_int_t
 ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                     i;
-    ngx_shm_zone_t                *shm;
-    ngx_list_part_t               *part;
-    ngx_http_remote_help_zone_t   *zone;
+    return ngx_http_remote_help_store_zones(cycle,
+                                            ngx_http_remote_help_state_open,
+                                            cycle);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_state_open(ngx_http_remote_help_zone_t *zone,
+    void *data)
+{
+    ngx_cycle_t  *cycle = data;
+
     ngx_http_remote_help_state_t  *st;
 
-    part = &cycle->shared_memory.part;
-    shm = part->elts;
+    st = zone->state;
 
-    for (i = 0; /* void */ ; i++) {
+    if (st == NULL || zone->sh == NULL) {
+        return NGX_OK;
+    }
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+    st->event.handler = ngx_http_remote_help_state_step;
+    st->event.data = st;
+    st->event.log = cycle->log;
+    st->event.cancelable = 0;
 
-            part = part->next;
-            shm = part->elts;
-            i = 0;
-        }
+    /* opened under the lock: the file and its generation agree */
 
-        if (ngx_http_remote_help_state_zone(&shm[i], &zone) != NGX_OK) {
-            continue;
-        }
+    ngx_rwlock_rlock(&zone->sh->lock);
 
-        st = zone->state;
+    st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
+                           NGX_FILE_OPEN, 0);
+    st->gen = zone->sh->state.gen;
 
-        st->event.handler = ngx_http_remote_help_state_step;
-        st->event.data = st;
-        st->event.log = cycle->log;
-        st->event.cancelable = 0;
+    ngx_rwlock_unlock(&zone->sh->lock);
 
-        /* opened under the lock: the file and its generation agree */
-
-        ngx_rwlock_rlock(&zone->sh->lock);
-
-        st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
-                               NGX_FILE_OPEN, 0);
-        st->gen = zone->sh->state.gen;
-
-        ngx_rwlock_unlock(&zone->sh->lock);
-
-        if (st->fd == NGX_INVALID_FILE) {
-            /* writes answer 500 until it can be opened */
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
-                          ngx_open_file_n " state file \"%s\" failed",
-                          st->path.data);
-        }
+    if (st->fd == NGX_INVALID_FILE) {
+        /* writes answer 500 until it can be opened */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      ngx_open_file_n " state file \"%s\" failed",
+                      st->path.data);
     }
 
     return NGX_OK;
@@ -1431,56 +1406,48 @@ ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                     i;
-    ngx_shm_zone_t                *shm;
-    ngx_list_part_t               *part;
-    ngx_http_remote_help_zone_t   *zone;
+    (void) ngx_http_remote_help_store_zones(cycle,
+                                            ngx_http_remote_help_state_close,
+                                            NULL);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_state_close(ngx_http_remote_help_zone_t *zone,
+    void *data)
+{
     ngx_http_remote_help_state_t  *st;
 
-    part = &cycle->shared_memory.part;
-    shm = part->elts;
+    st = zone->state;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            shm = part->elts;
-            i = 0;
-        }
-
-        if (ngx_http_remote_help_state_zone(&shm[i], &zone) != NGX_OK) {
-            continue;
-        }
-
-        st = zone->state;
-
-        if (zone->sh->state.compactor == ngx_pid) {
-            ngx_http_remote_help_state_abort(zone);
-        }
-
-        if (st->fd != NGX_INVALID_FILE) {
-            (void) ngx_close_file(st->fd);
-            st->fd = NGX_INVALID_FILE;
-        }
-
-        if (st->tmp_fd != NGX_INVALID_FILE) {
-            (void) ngx_close_file(st->tmp_fd);
-            st->tmp_fd = NGX_INVALID_FILE;
-        }
-
-        if (st->buf) {
-            ngx_free(st->buf);
-            st->buf = NULL;
-            st->buf_size = 0;
-        }
-
-        if (st->cursor_key.data) {
-            ngx_free(st->cursor_key.data);
-            st->cursor_key.data = NULL;
-        }
+    if (st == NULL || zone->sh == NULL) {
+        return NGX_OK;
     }
+
+    if (zone->sh->state.compactor == ngx_pid) {
+        ngx_http_remote_help_state_abort(zone);
+    }
+
+    if (st->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->fd);
+        st->fd = NGX_INVALID_FILE;
+    }
+
+    if (st->tmp_fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->tmp_fd);
+        st->tmp_fd = NGX_INVALID_FILE;
+    }
+
+    if (st->buf) {
+        ngx_free(st->buf);
+        st->buf = NULL;
+        st->buf_size = 0;
+    }
+
+    if (st->cursor_key.data) {
+        ngx_free(st->cursor_key.data);
+        st->cursor_key.data = NULL;
+    }
+
+    return NGX_OK;
 }

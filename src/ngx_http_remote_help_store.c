@@ -30,6 +30,10 @@ static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_t **old);
 static void ngx_http_remote_help_unretire(void *data);
+static ngx_int_t ngx_http_remote_help_committed(
+    ngx_http_remote_help_zone_t *zone, void *data);
+static ngx_int_t ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone,
+    void *data);
 
 
 /* what the slab really gives for a request of "size" bytes */
@@ -569,41 +573,22 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 {
     size_t                        size;
     ngx_uint_t                    i, copied;
-    ngx_shm_zone_t               *oshm;
-    ngx_list_part_t              *part;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *osh;
     ngx_http_remote_help_zone_t  *ozone;
     ngx_pool_cleanup_t           *cln;
     ngx_http_remote_help_node_t  *n, *copy;
 
-    part = &cycle->shared_memory.part;
-    oshm = part->elts;
-    ozone = NULL;
+    ozone = zone;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            oshm = part->elts;
-            i = 0;
-        }
-
-        if (oshm[i].tag == zone->shm_zone->tag
-            && oshm[i].shm.name.len == zone->name.len
-            && ngx_strncmp(oshm[i].shm.name.data, zone->name.data,
-                           zone->name.len) == 0)
-        {
-            ozone = oshm[i].data;
-            break;
-        }
+    if (ngx_http_remote_help_store_zones(cycle, ngx_http_remote_help_same,
+                                         &ozone)
+        != NGX_DONE)
+    {
+        return NGX_OK;
     }
 
-    if (ozone == NULL || ozone->sh == NULL) {
+    if (ozone->sh == NULL) {
         return NGX_OK;
     }
 
@@ -708,10 +693,48 @@ ngx_http_remote_help_unretire(void *data)
 void
 ngx_http_remote_help_store_commit(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                    i;
-    ngx_shm_zone_t               *shm;
-    ngx_list_part_t              *part;
-    ngx_http_remote_help_zone_t  *zone;
+    (void) ngx_http_remote_help_store_zones(cycle,
+                                            ngx_http_remote_help_committed,
+                                            NULL);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_committed(ngx_http_remote_help_zone_t *zone, void *data)
+{
+    zone->retire = NULL;
+
+    return NGX_OK;
+}
+
+
+/* *data: the zone of the new cycle in, the one of the same name out */
+
+static ngx_int_t
+ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone, void *data)
+{
+    ngx_http_remote_help_zone_t  **found = data;
+
+    if (zone->name.len == (*found)->name.len
+        && ngx_strncmp(zone->name.data, (*found)->name.data, zone->name.len)
+           == 0)
+    {
+        *found = zone;
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
+    ngx_http_remote_help_zone_pt handler, void *data)
+{
+    ngx_int_t         rc;
+    ngx_uint_t        i;
+    ngx_shm_zone_t   *shm;
+    ngx_list_part_t  *part;
 
     part = &cycle->shared_memory.part;
     shm = part->elts;
@@ -720,7 +743,7 @@ ngx_http_remote_help_store_commit(ngx_cycle_t *cycle)
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                break;
+                return NGX_OK;
             }
 
             part = part->next;
@@ -728,9 +751,18 @@ ngx_http_remote_help_store_commit(ngx_cycle_t *cycle)
             i = 0;
         }
 
-        if (shm[i].init == ngx_http_remote_help_init_zone && shm[i].data) {
-            zone = shm[i].data;
-            zone->retire = NULL;
+        /* zones only named by remote_help, never declared, have no init */
+
+        if (shm[i].init != ngx_http_remote_help_init_zone
+            || shm[i].data == NULL)
+        {
+            continue;
+        }
+
+        rc = handler(shm[i].data, data);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
     }
 }

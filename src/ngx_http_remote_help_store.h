@@ -116,6 +116,16 @@ typedef struct {
 ngx_int_t ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
+/*
+ * calls handler for each remote_help_zone of the cycle, until one call
+ * returns other than NGX_OK, and returns that
+ */
+typedef ngx_int_t (*ngx_http_remote_help_zone_pt)(
+    ngx_http_remote_help_zone_t *zone, void *data);
+
+ngx_int_t ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
+    ngx_http_remote_help_zone_pt handler, void *data);
+
 void ngx_http_remote_help_store_commit(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
