@@ -90,6 +90,14 @@ static ngx_conf_num_bounds_t  ngx_http_remote_help_page_size_bounds = {
 };
 
 
+/* the content handlers of remote_help and remote_help_status */
+
+static ngx_http_handler_pt  ngx_http_remote_help_content =
+    ngx_http_remote_help_handler;
+static ngx_http_handler_pt  ngx_http_remote_help_status_content =
+    ngx_http_remote_help_status_handler;
+
+
 static ngx_command_t  ngx_http_remote_help_commands[] = {
 
     { ngx_string("remote_help_zone"),
@@ -103,8 +111,8 @@ static ngx_command_t  ngx_http_remote_help_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_remote_help,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_http_remote_help_loc_conf_t, shm_zone),
+      &ngx_http_remote_help_content },
 
     { ngx_string("remote_help_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -122,10 +130,10 @@ static ngx_command_t  ngx_http_remote_help_commands[] = {
 
     { ngx_string("remote_help_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_remote_help_status,
+      ngx_http_remote_help,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_http_remote_help_loc_conf_t, status_zone),
+      &ngx_http_remote_help_status_content },
 
       ngx_null_command
 };
@@ -1922,7 +1930,10 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* remote_help NAME; */
+/*
+ * remote_help NAME; and remote_help_status NAME;  cmd->offset: the zone
+ * field, cmd->post: the content handler.  A location serves one of them.
+ */
 
 static char *
 ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1930,25 +1941,30 @@ ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_remote_help_loc_conf_t *rlcf = conf;
 
     ngx_str_t                 *value;
+    ngx_shm_zone_t           **field;
+    ngx_http_handler_pt       *handler;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (rlcf->shm_zone) {
+    if (rlcf->shm_zone || rlcf->status_zone) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    field = (ngx_shm_zone_t **) ((char *) conf + cmd->offset);
 
-    rlcf->shm_zone = ngx_shared_memory_add(cf, &value[1], 0,
-                                           &ngx_http_remote_help_module);
-    if (rlcf->shm_zone == NULL) {
+    *field = ngx_shared_memory_add(cf, &value[1], 0,
+                                   &ngx_http_remote_help_module);
+    if (*field == NULL) {
         return NGX_CONF_ERROR;
     }
 
     rlcf->file = cf->conf_file->file.name.data;
     rlcf->line = cf->conf_file->line;
 
+    handler = cmd->post;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_remote_help_handler;
+    clcf->handler = *handler;
 
     return NGX_CONF_OK;
 }

@@ -72,8 +72,7 @@ ngx_table_elt_t *ngx_http_remote_help_add_header(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 
 /* ngx_http_remote_help_status.c */
-char *ngx_http_remote_help_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+ngx_int_t ngx_http_remote_help_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_remote_help_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_remote_help_log_handler(ngx_http_request_t *r);
 

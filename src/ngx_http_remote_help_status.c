@@ -27,7 +27,6 @@ typedef struct {
 } ngx_http_remote_help_figures_t;
 
 
-static ngx_int_t ngx_http_remote_help_status_handler(ngx_http_request_t *r);
 static void ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_figures_t *f);
 static u_char *ngx_http_remote_help_quote(u_char *p, ngx_str_t *s);
@@ -59,39 +58,7 @@ static ngx_http_variable_t  ngx_http_remote_help_vars[] = {
 };
 
 
-/* remote_help_status NAME; */
-
-char *
-ngx_http_remote_help_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_remote_help_loc_conf_t *rlcf = conf;
-
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (rlcf->status_zone || rlcf->shm_zone) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    rlcf->status_zone = ngx_shared_memory_add(cf, &value[1], 0,
-                                              &ngx_http_remote_help_module);
-    if (rlcf->status_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rlcf->file = cf->conf_file->file.name.data;
-    rlcf->line = cf->conf_file->line;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_remote_help_status_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
+ngx_int_t
 ngx_http_remote_help_status_handler(ngx_http_request_t *r)
 {
     size_t                            len;

@@ -24,6 +24,13 @@ my $t = RHTest->new(workers => 2)->config(
 my ($rc, $out) = $t->test_config();
 like($out, qr/unknown remote_help_zone "nope"/, 'remote_help_status of an unknown zone');
 
+for my $both ('remote_help rh; remote_help_status rh;', 'remote_help_status rh; remote_help rh;') {
+    $t->config(server => "location /both/ { $both }");
+    ($rc, $out) = $t->test_config();
+    like($out, qr/"remote_help(_status)?" directive is duplicate/,
+        "one location cannot serve both: $both");
+}
+
 $t->config(
     http => 'log_format rh \'$status set=$remote_help_set key=$remote_help_key '
         . 'error=$remote_help_error\';',
