@@ -34,7 +34,8 @@ static u_char *ngx_http_remote_help_status_json(u_char *p,
     ngx_http_remote_help_figures_t *f);
 static u_char *ngx_http_remote_help_status_prometheus(u_char *p,
     ngx_http_remote_help_figures_t *f);
-static ngx_int_t ngx_http_remote_help_empty(ngx_http_variable_value_t *v);
+static ngx_int_t ngx_http_remote_help_value(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_remote_help_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_remote_help_key_variable(ngx_http_request_t *r,
@@ -367,16 +368,19 @@ ngx_http_remote_help_add_variables(ngx_conf_t *cf)
 }
 
 
-/* empty, not "not found": an access log shows "", not "-" */
+/*
+ * every value is found, if empty: an access log shows "", not "-"
+ */
 
 static ngx_int_t
-ngx_http_remote_help_empty(ngx_http_variable_value_t *v)
+ngx_http_remote_help_value(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
 {
-    v->len = 0;
+    v->len = len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = (u_char *) "";
+    v->data = data;
 
     return NGX_OK;
 }
@@ -391,16 +395,11 @@ ngx_http_remote_help_set_variable(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
 
     if (ctx == NULL || ctx->set == NULL) {
-        return ngx_http_remote_help_empty(v);
+        return ngx_http_remote_help_value(v, (u_char *) "", 0);
     }
 
-    v->len = ctx->set->set_len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = (u_char *) ctx->set->set;
-
-    return NGX_OK;
+    return ngx_http_remote_help_value(v, (u_char *) ctx->set->set,
+                                      ctx->set->set_len);
 }
 
 
@@ -413,16 +412,10 @@ ngx_http_remote_help_key_variable(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
 
     if (ctx == NULL || ctx->key.len == 0) {
-        return ngx_http_remote_help_empty(v);
+        return ngx_http_remote_help_value(v, (u_char *) "", 0);
     }
 
-    v->len = ctx->key.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = ctx->key.data;
-
-    return NGX_OK;
+    return ngx_http_remote_help_value(v, ctx->key.data, ctx->key.len);
 }
 
 
@@ -440,16 +433,10 @@ ngx_http_remote_help_error_variable(ngx_http_request_t *r,
     status = r->headers_out.status;
 
     if (ctx == NULL || !ctx->own || status < NGX_HTTP_BAD_REQUEST) {
-        return ngx_http_remote_help_empty(v);
+        return ngx_http_remote_help_value(v, (u_char *) "", 0);
     }
 
     code = ngx_http_remote_help_code(status);
 
-    v->len = ngx_strlen(code);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = (u_char *) code;
-
-    return NGX_OK;
+    return ngx_http_remote_help_value(v, (u_char *) code, ngx_strlen(code));
 }
