@@ -34,36 +34,16 @@ system('openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1'
     . " -keyout $dir/key.pem -out $dir/cert.pem 2>/dev/null") == 0
     or BAIL_OUT('openssl could not make a certificate');
 
-$t->write_config(<<"EOF");
-load_module %%MODULE%%;
-worker_processes 2;
-pid %%PREFIX%%/nginx.pid;
-error_log %%PREFIX%%/error.log info;
-events { worker_connections 1024; }
-
-http {
-    access_log %%PREFIX%%/access.log;
-    client_body_temp_path %%PREFIX%%/client_body;
-    proxy_temp_path %%PREFIX%%/proxy;
-    fastcgi_temp_path %%PREFIX%%/fastcgi;
-    uwsgi_temp_path %%PREFIX%%/uwsgi;
-    scgi_temp_path %%PREFIX%%/scgi;
-
-    remote_help_zone zone=rh:8m;
-
-    server {
-        listen 127.0.0.1:$tls ssl;
-        ssl_certificate %%PREFIX%%/cert.pem;
+$t->config(
+    listen => '127.0.0.1:%%PORT%% ssl',
+    server => 'ssl_certificate %%PREFIX%%/cert.pem;
         ssl_certificate_key %%PREFIX%%/key.pem;
-        location /beta/ { remote_help rh; }
-    }
-
-    server {
+        location /beta/ { remote_help rh; }',
+    http => "server {
         listen 127.0.0.1:$plain;
         location /beta/ { remote_help rh; }
-    }
-}
-EOF
+    }",
+);
 $t->start();
 
 sub run_client {

@@ -85,7 +85,7 @@ sub write_config {
 }
 
 # the parts of a config every test shares; %opts: http, server, zone,
-# workers, main
+# workers, main, listen (the server's listen parameters)
 sub default_config {
     my ($self, %opts) = @_;
 
@@ -94,6 +94,7 @@ sub default_config {
     my $server = $opts{server} // 'location /beta/ { remote_help rh; }';
     my $http = $opts{http} // '';
     my $main = $opts{main} // '';
+    my $listen = $opts{listen} // '127.0.0.1:%%PORT%%';
 
     return <<"EOF";
 load_module %%MODULE%%;
@@ -115,7 +116,7 @@ http {
     $http
 
     server {
-        listen 127.0.0.1:%%PORT%%;
+        listen $listen;
         $server
     }
 }
