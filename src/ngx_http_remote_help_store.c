@@ -29,6 +29,11 @@ static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
 static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_t **old);
+static ngx_int_t ngx_http_remote_help_wlock(ngx_http_remote_help_sh_t *sh,
+    ngx_uint_t journal);
+static ngx_int_t ngx_http_remote_help_unlock(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    uint64_t seq);
 static void ngx_http_remote_help_unretire(void *data);
 static ngx_int_t ngx_http_remote_help_committed(
     ngx_http_remote_help_zone_t *zone, void *data);
@@ -196,6 +201,55 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 }
 
 
+/*
+ * A write takes the zone's write lock here: not in a zone retired by a
+ * resize, nor, with state=, in one whose state file failed.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_wlock(ngx_http_remote_help_sh_t *sh,
+    ngx_uint_t journal)
+{
+    ngx_rwlock_wlock(&sh->lock);
+
+    if (sh->retired) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_RETIRED;
+    }
+
+    if (journal && sh->state.broken) {
+        ngx_rwlock_unlock(&sh->lock);
+        return NGX_HTTP_RH_NOSTATE;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * ... and leaves it once the change with that sequence number is made;
+ * its record goes to the state file outside the zone's lock, so readers
+ * do not wait for the disk; a replay keeps each key's highest number
+ */
+
+static ngx_int_t
+ngx_http_remote_help_unlock(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, uint64_t seq)
+{
+    if (rec) {
+        (void) ngx_atomic_fetch_add(&zone->sh->state.pending, 1);
+    }
+
+    ngx_rwlock_unlock(&zone->sh->lock);
+
+    if (rec && ngx_http_remote_help_state_append(zone, rec, seq) != NGX_OK) {
+        return NGX_HTTP_RH_NOSTATE;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
@@ -203,7 +257,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 {
     size_t                         size;
     uint32_t                       hash;
-    uint64_t                       done;
+    ngx_int_t                      rc;
     ngx_uint_t                     nprops, journal;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
@@ -223,16 +277,10 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
                                           nprops, spans, key, json);
     }
 
-    ngx_rwlock_wlock(&sh->lock);
+    rc = ngx_http_remote_help_wlock(sh, journal);
 
-    if (sh->retired) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_RETIRED;
-    }
-
-    if (journal && sh->state.broken) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_NOSTATE;
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     old = ngx_http_remote_help_lookup(sh, set, hash, key);
@@ -310,27 +358,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
 
-    done = n->seq;
-
-    if (journal) {
-        (void) ngx_atomic_fetch_add(&sh->state.pending, 1);
-    }
-
-    ngx_rwlock_unlock(&sh->lock);
-
-    /*
-     * the state file outside the zone's lock: readers do not wait for
-     * the disk; the records carry the sequence numbers, and a replay
-     * keeps each key's highest
-     */
-
-    if (journal && ngx_http_remote_help_state_append(zone, &rec, done)
-                   != NGX_OK)
-    {
-        return NGX_HTTP_RH_NOSTATE;
-    }
-
-    return NGX_OK;
+    return ngx_http_remote_help_unlock(zone, journal ? &rec : NULL, n->seq);
 }
 
 
@@ -341,7 +369,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, uint64_t seq)
 {
     uint32_t                       hash;
-    uint64_t                       done;
+    ngx_int_t                      rc;
     ngx_uint_t                     journal;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n;
@@ -357,16 +385,10 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
                                           0, NULL, key, NULL);
     }
 
-    ngx_rwlock_wlock(&sh->lock);
+    rc = ngx_http_remote_help_wlock(sh, journal);
 
-    if (sh->retired) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_RETIRED;
-    }
-
-    if (journal && sh->state.broken) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_NOSTATE;
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     n = ngx_http_remote_help_lookup(sh, set, hash, key);
@@ -382,21 +404,10 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     ngx_slab_free_locked(zone->shpool, n);
     sh->objects[set]--;
 
-    done = ++sh->seq;
+    /* the deletion's own sequence number, taken under the lock */
 
-    if (journal) {
-        (void) ngx_atomic_fetch_add(&sh->state.pending, 1);
-    }
-
-    ngx_rwlock_unlock(&sh->lock);
-
-    if (journal && ngx_http_remote_help_state_append(zone, &rec, done)
-                   != NGX_OK)
-    {
-        return NGX_HTTP_RH_NOSTATE;
-    }
-
-    return NGX_OK;
+    return ngx_http_remote_help_unlock(zone, journal ? &rec : NULL,
+                                       ++sh->seq);
 }
 
 
