@@ -676,11 +676,6 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
         return NGX_OK;
     }
 
-    if (ngx_http_remote_help_store_seq(zone, set, &key) > seq) {
-        /* a later version is there */
-        return NGX_OK;
-    }
-
     ngx_memcpy(spans, p, 8 * nprops);
 
     for (i = 0; i < nprops; i++) {

@@ -292,7 +292,12 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         }
 
     } else if (seq & NGX_HTTP_RH_REPLAY) {
-        /* void */
+
+        if (old && old->seq > (seq & ~NGX_HTTP_RH_REPLAY)) {
+            /* a later version is there */
+            ngx_rwlock_unlock(&sh->lock);
+            return NGX_OK;
+        }
 
     } else if (old == NULL) {
         ngx_rwlock_unlock(&sh->lock);
@@ -408,26 +413,6 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     return ngx_http_remote_help_unlock(zone, journal ? &rec : NULL,
                                        ++sh->seq);
-}
-
-
-uint64_t
-ngx_http_remote_help_store_seq(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key)
-{
-    uint64_t                      seq;
-    ngx_http_remote_help_node_t  *n;
-
-    ngx_rwlock_rlock(&zone->sh->lock);
-
-    n = ngx_http_remote_help_lookup(zone->sh, set,
-                                    ngx_murmur_hash2(key->data, key->len),
-                                    key);
-    seq = n ? n->seq : 0;
-
-    ngx_rwlock_unlock(&zone->sh->lock);
-
-    return seq;
 }
 
 

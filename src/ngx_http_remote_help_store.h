@@ -107,7 +107,8 @@ typedef struct {
 
 /*
  * store_put's seq: create; or, when replaying the state file, create or
- * replace whatever is there with a version of that sequence number
+ * replace what is there with a version of that sequence number, unless
+ * what is there is later
  */
 #define NGX_HTTP_RH_CREATE        0
 #define NGX_HTTP_RH_REPLAY        ((uint64_t) 1 << 63)
@@ -141,9 +142,6 @@ ngx_int_t ngx_http_remote_help_store_delete(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
     uint64_t seq);
 
-/* the sequence number of the key's version, 0 when there is none */
-uint64_t ngx_http_remote_help_store_seq(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key);
 
 /*
  * up to "top" objects of the set that follow "after" (NULL: the first)
