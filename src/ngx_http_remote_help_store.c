@@ -2,9 +2,11 @@
 /*
  * ngx_http_remote_help_module: the shared-memory store.
  *
- * Every object is one slab chunk: a header with the rbtree node, the
- * spans of its property literals, its key, and its JSON rendered once
- * at write time.  The rbtree orders objects by (set, hash of the key,
+ * Every object is one chunk: a header with the rbtree node, the spans
+ * of its property literals, its key, and its JSON rendered once at
+ * write time.  Chunks come in size classes 1/16 of a power of two apart,
+ * carved from blocks of slab pages (the slab's own classes are powers of
+ * two: a 780-byte object would take 1,024 bytes).  The rbtree orders objects by (set, hash of the key,
  * key), which gives both the lookup and a stable order for listings.
  * Readers share an ngx_rwlock; writers hold it exclusively, and the slab
  * is only touched under it, so the slab's own mutex is not needed.
@@ -18,7 +20,15 @@
 #include "ngx_http_remote_help_state.h"
 
 
-static size_t ngx_http_remote_help_capacity(size_t size);
+static ngx_uint_t ngx_http_remote_help_class(size_t size);
+static size_t ngx_http_remote_help_class_size(ngx_uint_t cls);
+static void ngx_http_remote_help_heap_init(ngx_http_remote_help_heap_t *heap,
+    size_t zone_size);
+static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc(
+    ngx_http_remote_help_zone_t *zone, size_t size);
+static void ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n);
+static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n);
 static ngx_int_t ngx_http_remote_help_cmp(ngx_uint_t set, uint32_t hash,
     u_char *key, size_t len, ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -41,12 +51,217 @@ static ngx_int_t ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone,
     void *data);
 
 
-/* what the slab really gives for a request of "size" bytes */
+/*
+ * A block of slab pages, with its chunks of one size class after this
+ * header: the ones never used yet from "top" on, the freed ones linked
+ * through their first word.
+ */
+
+typedef struct {
+    ngx_queue_t                   queue;        /* in heap->room[cls] */
+    void                         *free;
+    uint32_t                      used;         /* chunks handed out */
+    uint32_t                      top;
+    uint32_t                      cls;
+    uint32_t                      size;
+} ngx_http_remote_help_block_t;
+
+
+#define NGX_HTTP_RH_BLOCK_HEADER                                             \
+    ngx_align(sizeof(ngx_http_remote_help_block_t), 16)
+
+/* a class is used when a block holds at least this many of its chunks */
+#define NGX_HTTP_RH_BLOCK_MIN     8
+
+
+/* classes of 16 to 256 bytes 16 apart, then 16 per power of two */
+
+static ngx_uint_t
+ngx_http_remote_help_class(size_t size)
+{
+    ngx_uint_t  bits;
+
+    if (size <= 256) {
+        return (size + 15) / 16 - (size != 0);
+    }
+
+    /* 2^bits < size <= 2^(bits + 1) */
+
+    for (bits = 8; ((size_t) 2 << bits) < size; bits++) { /* void */ }
+
+    return 16 + (bits - 8) * 16
+           + (size - ((size_t) 1 << bits) - 1) / ((size_t) 1 << (bits - 4));
+}
+
 
 static size_t
-ngx_http_remote_help_capacity(size_t size)
+ngx_http_remote_help_class_size(ngx_uint_t cls)
 {
-    size_t  chunk;
+    ngx_uint_t  bits;
+
+    if (cls < 16) {
+        return (cls + 1) * 16;
+    }
+
+    bits = 8 + (cls - 16) / 16;
+
+    return ((size_t) 1 << bits) + ((cls % 16) + 1) * ((size_t) 1 << (bits - 4));
+}
+
+
+static void
+ngx_http_remote_help_heap_init(ngx_http_remote_help_heap_t *heap,
+    size_t zone_size)
+{
+    ngx_uint_t  i;
+
+    /* 64 KB, or less in zones under 8 MB, so that they hold 128 blocks */
+
+    for (heap->block = 65536;
+         heap->block > ngx_pagesize && heap->block * 128 > zone_size;
+         heap->block /= 2)
+    { /* void */ }
+
+    for (i = 0; i < NGX_HTTP_RH_CLASSES; i++) {
+        ngx_queue_init(&heap->room[i]);
+    }
+}
+
+
+/* under the zone's write lock; NULL: the zone is full */
+
+static ngx_http_remote_help_node_t *
+ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
+{
+    u_char                        *p;
+    size_t                         chunk;
+    ngx_uint_t                     cls;
+    ngx_queue_t                   *room;
+    ngx_http_remote_help_heap_t   *heap;
+    ngx_http_remote_help_node_t   *n;
+    ngx_http_remote_help_block_t  *b;
+
+    heap = &zone->sh->heap;
+    cls = ngx_http_remote_help_class(size);
+
+    if (cls >= NGX_HTTP_RH_CLASSES) {
+        goto slab;
+    }
+
+    chunk = ngx_http_remote_help_class_size(cls);
+
+    if (NGX_HTTP_RH_BLOCK_HEADER + NGX_HTTP_RH_BLOCK_MIN * chunk
+        > heap->block)
+    {
+        goto slab;
+    }
+
+    room = &heap->room[cls];
+
+    if (ngx_queue_empty(room)) {
+        b = ngx_slab_alloc_locked(zone->shpool, heap->block);
+
+        if (b == NULL) {
+            /* no run of free pages that long: a chunk of the slab's */
+            goto slab;
+        }
+
+        b->free = NULL;
+        b->used = 0;
+        b->top = NGX_HTTP_RH_BLOCK_HEADER;
+        b->cls = (uint32_t) cls;
+        b->size = (uint32_t) heap->block;
+
+        ngx_queue_insert_head(room, &b->queue);
+
+    } else {
+        b = ngx_queue_data(ngx_queue_head(room), ngx_http_remote_help_block_t,
+                           queue);
+    }
+
+    if (b->free) {
+        p = b->free;
+        b->free = *(void **) p;
+
+    } else {
+        p = (u_char *) b + b->top;
+        b->top += (uint32_t) chunk;
+    }
+
+    b->used++;
+
+    if (b->free == NULL && b->top + chunk > b->size) {
+        /* full */
+        ngx_queue_remove(&b->queue);
+    }
+
+    n = (ngx_http_remote_help_node_t *) p;
+    n->cls = (u_char) cls;
+    n->block = (uint32_t) (p - (u_char *) b);
+
+    return n;
+
+slab:
+
+    n = ngx_slab_alloc_locked(zone->shpool, size);
+
+    if (n) {
+        n->cls = NGX_HTTP_RH_NOCLASS;
+        n->block = 0;
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n)
+{
+    size_t                         chunk;
+    ngx_uint_t                     full;
+    ngx_http_remote_help_block_t  *b;
+
+    if (n->cls == NGX_HTTP_RH_NOCLASS) {
+        ngx_slab_free_locked(zone->shpool, n);
+        return;
+    }
+
+    b = (ngx_http_remote_help_block_t *) ((u_char *) n - n->block);
+    chunk = ngx_http_remote_help_class_size(b->cls);
+
+    full = (b->free == NULL && b->top + chunk > b->size);
+
+    *(void **) n = b->free;
+    b->free = n;
+
+    if (--b->used == 0) {
+        if (!full) {
+            ngx_queue_remove(&b->queue);
+        }
+
+        ngx_slab_free_locked(zone->shpool, b);
+        return;
+    }
+
+    if (full) {
+        ngx_queue_insert_head(&zone->sh->heap.room[b->cls], &b->queue);
+    }
+}
+
+
+/* what the object's chunk holds */
+
+static size_t
+ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n)
+{
+    size_t  size, chunk;
+
+    if (n->cls != NGX_HTTP_RH_NOCLASS) {
+        return ngx_http_remote_help_class_size(n->cls);
+    }
+
+    size = ngx_http_rh_size(n);
 
     if (size > ngx_pagesize / 2) {
         return ngx_align(size, ngx_pagesize);
@@ -308,17 +523,17 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_CHANGED;
     }
 
-    if (old && size <= ngx_http_remote_help_capacity(ngx_http_rh_size(old))) {
+    if (old && size <= ngx_http_remote_help_capacity(old)) {
 
         /*
-         * the new version fits the old one's slab chunk: written in
+         * the new version fits the old one's chunk: written in
          * place, at the same place in the tree, nothing to allocate
          */
 
         n = old;
 
     } else {
-        n = ngx_slab_alloc_locked(zone->shpool, size);
+        n = ngx_http_remote_help_alloc(zone, size);
 
         if (n == NULL) {
             ngx_rwlock_unlock(&sh->lock);
@@ -332,7 +547,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
         if (n != old) {
             ngx_rbtree_delete(&sh->rbtree, &old->node);
-            ngx_slab_free_locked(zone->shpool, old);
+            ngx_http_remote_help_free(zone, old);
         }
 
     } else {
@@ -406,7 +621,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
 
     ngx_rbtree_delete(&sh->rbtree, &n->node);
-    ngx_slab_free_locked(zone->shpool, n);
+    ngx_http_remote_help_free(zone, n);
     sh->objects[set]--;
 
     /* the deletion's own sequence number, taken under the lock */
@@ -528,6 +743,8 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
                     ngx_http_remote_help_rbtree_insert);
 
+    ngx_http_remote_help_heap_init(&sh->heap, shm_zone->shm.size);
+
     len = sizeof(" in remote_help_zone \"\"") + shm_zone->shm.name.len;
 
     zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
@@ -568,6 +785,8 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     ngx_cycle_t *cycle, ngx_http_remote_help_zone_t **old)
 {
     size_t                        size;
+    u_char                        cls;
+    uint32_t                      block;
     ngx_uint_t                    i, copied;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *osh;
@@ -623,7 +842,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             n = (ngx_http_remote_help_node_t *) node;
             size = ngx_http_rh_size(n);
 
-            copy = ngx_slab_alloc_locked(zone->shpool, size);
+            copy = ngx_http_remote_help_alloc(zone, size);
             if (copy == NULL) {
                 ngx_rwlock_unlock(&osh->lock);
                 *old = NULL;
@@ -634,7 +853,14 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
                 return NGX_ERROR;
             }
 
+            cls = copy->cls;
+            block = copy->block;
+
             ngx_memcpy(copy, n, size);
+
+            copy->cls = cls;
+            copy->block = block;
+
             ngx_rbtree_insert(&zone->sh->rbtree, &copy->node);
             copied++;
         }

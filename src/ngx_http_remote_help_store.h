@@ -35,9 +35,28 @@ typedef struct {
 } ngx_http_remote_help_state_sh_t;
 
 
+/*
+ * Objects are carved from blocks the slab gives (64 KB in zones of 8 MB
+ * and more), in size classes 1/16 of a power of two apart, instead of
+ * the slab's own power-of-two chunks; a block goes back to the slab when
+ * its last object is freed.
+ */
+
+#define NGX_HTTP_RH_CLASSES       96            /* up to 8 KB */
+#define NGX_HTTP_RH_NOCLASS       0xff          /* a slab chunk of its own */
+
+
+typedef struct {
+    size_t                        block;        /* bytes per block */
+    ngx_queue_t                   room[NGX_HTTP_RH_CLASSES];
+                                                /* blocks with room */
+} ngx_http_remote_help_heap_t;
+
+
 typedef struct {
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
+    ngx_http_remote_help_heap_t   heap;
     ngx_atomic_t                  lock;         /* ngx_rwlock */
     uint64_t                      seq;
     ngx_uint_t                    objects[NGX_RH_NSETS];
@@ -64,8 +83,8 @@ typedef struct {
 
 
 /*
- * An object is one slab chunk: the rbtree node, the spans of its
- * property literals, its key and its JSON.
+ * An object is one chunk: the rbtree node, the spans of its property
+ * literals, its key and its JSON.
  */
 
 typedef struct {
@@ -75,7 +94,9 @@ typedef struct {
     uint32_t                      json_len;
     u_char                        set;
     u_char                        nprops;
-    u_char                        pad[6];
+    u_char                        cls;          /* size class */
+    u_char                        pad;
+    uint32_t                      block;        /* offset in its block */
     u_char                        data[1];      /* spans, key, JSON */
 } ngx_http_remote_help_node_t;
 
