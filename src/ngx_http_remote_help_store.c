@@ -6,8 +6,10 @@
  * of its property literals, its key, and its JSON rendered once at
  * write time.  Chunks come in size classes 1/16 of a power of two apart,
  * carved from blocks of slab pages (the slab's own classes are powers of
- * two: a 780-byte object would take 1,024 bytes).  The rbtree orders objects by (set, hash of the key,
- * key), which gives both the lookup and a stable order for listings.
+ * two: a 780-byte object would take 1,024 bytes).  Lookups go through
+ * a hash table of chains; the rbtree orders objects by (set, hash of
+ * the key, key) for listings.  The rbtree orders objects by (set, hash of the key,
+ * key), a stable order for listings.
  * Readers share an ngx_rwlock; writers hold it exclusively, and the slab
  * is only touched under it, so the slab's own mutex is not needed.
  */
@@ -36,6 +38,10 @@ static void ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
 static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
+static void ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *n);
 static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_t **old);
@@ -326,25 +332,47 @@ static ngx_http_remote_help_node_t *
 ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
     uint32_t hash, ngx_str_t *key)
 {
-    ngx_int_t           rc;
-    ngx_rbtree_node_t  *node, *sentinel;
+    ngx_http_remote_help_node_t  *n;
 
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
+    for (n = sh->buckets[hash & sh->mask]; n; n = n->next) {
 
-    while (node != sentinel) {
-
-        rc = ngx_http_remote_help_cmp(set, hash, key->data, key->len,
-                                      (ngx_http_remote_help_node_t *) node);
-
-        if (rc == 0) {
-            return (ngx_http_remote_help_node_t *) node;
+        if (n->node.key == hash
+            && n->set == set
+            && n->key_len == key->len
+            && ngx_memcmp(ngx_http_rh_key(n), key->data, key->len) == 0)
+        {
+            return n;
         }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+static void
+ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *n)
+{
+    ngx_http_remote_help_node_t  **bucket;
+
+    bucket = &sh->buckets[n->node.key & sh->mask];
+
+    n->next = *bucket;
+    *bucket = n;
+}
+
+
+static void
+ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *n)
+{
+    ngx_http_remote_help_node_t  **p;
+
+    for (p = &sh->buckets[n->node.key & sh->mask]; *p != n; p = &(*p)->next) {
+        /* void */
+    }
+
+    *p = n->next;
 }
 
 
@@ -546,6 +574,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
                                             old->json_len);
 
         if (n != old) {
+            ngx_http_remote_help_unlink(sh, old);
             ngx_rbtree_delete(&sh->rbtree, &old->node);
             ngx_http_remote_help_free(zone, old);
         }
@@ -573,6 +602,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
 
     if (n != old) {
+        ngx_http_remote_help_link(sh, n);
         ngx_rbtree_insert(&sh->rbtree, &n->node);
     }
 
@@ -620,6 +650,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
 
+    ngx_http_remote_help_unlink(sh, n);
     ngx_rbtree_delete(&sh->rbtree, &n->node);
     ngx_http_remote_help_free(zone, n);
     sh->objects[set]--;
@@ -710,7 +741,7 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_remote_help_zone_t  *ozone = data;
 
-    size_t                        len;
+    size_t                        len, buckets;
     ngx_http_remote_help_sh_t    *sh;
     ngx_http_remote_help_zone_t  *zone;
 
@@ -744,6 +775,18 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_remote_help_rbtree_insert);
 
     ngx_http_remote_help_heap_init(&sh->heap, shm_zone->shm.size);
+
+    /* a bucket per KB of zone, a power of two */
+
+    for (buckets = 64; buckets * 2 * 1024 <= shm_zone->shm.size; buckets *= 2)
+    { /* void */ }
+
+    sh->buckets = ngx_slab_calloc(zone->shpool, buckets * sizeof(void *));
+    if (sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->mask = (uint32_t) (buckets - 1);
 
     len = sizeof(" in remote_help_zone \"\"") + shm_zone->shm.name.len;
 
@@ -861,6 +904,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy->cls = cls;
             copy->block = block;
 
+            ngx_http_remote_help_link(zone->sh, copy);
             ngx_rbtree_insert(&zone->sh->rbtree, &copy->node);
             copied++;
         }

@@ -53,9 +53,19 @@ typedef struct {
 } ngx_http_remote_help_heap_t;
 
 
+typedef struct ngx_http_remote_help_node_s  ngx_http_remote_help_node_t;
+
+
+/*
+ * Lookups go through a hash table of chains (a bucket per KB of zone);
+ * the rbtree keeps the order of listings.
+ */
+
 typedef struct {
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
+    ngx_http_remote_help_node_t **buckets;
+    uint32_t                      mask;         /* buckets - 1 */
     ngx_http_remote_help_heap_t   heap;
     ngx_atomic_t                  lock;         /* ngx_rwlock */
     uint64_t                      seq;
@@ -83,12 +93,13 @@ typedef struct {
 
 
 /*
- * An object is one chunk: the rbtree node, the spans of its property
- * literals, its key and its JSON.
+ * An object is one chunk: the rbtree node, its hash chain, the spans of
+ * its property literals, its key and its JSON.
  */
 
-typedef struct {
+struct ngx_http_remote_help_node_s {
     ngx_rbtree_node_t             node;         /* node.key: key hash */
+    ngx_http_remote_help_node_t  *next;         /* in its hash chain */
     uint64_t                      seq;
     uint32_t                      key_len;
     uint32_t                      json_len;
@@ -98,7 +109,7 @@ typedef struct {
     u_char                        pad;
     uint32_t                      block;        /* offset in its block */
     u_char                        data[1];      /* spans, key, JSON */
-} ngx_http_remote_help_node_t;
+};
 
 
 #define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)

@@ -44,7 +44,8 @@ sub intact {
 intact('after 507');
 
 # again, and from the other worker
-is($t->post($set, { sessionKey => 'again' })->{status}, 507, 'still full: 507');
+is($t->post($set, { sessionKey => 'again', deviceName => $value })->{status},
+    507, 'still full for one more of the same size: 507');
 
 # an update that grows past its chunk: 507, unchanged
 my $before = $t->get("$set/k1")->{body};
