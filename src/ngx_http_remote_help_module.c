@@ -675,9 +675,11 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 {
     u_char                           *p, *arg, *end, *next_arg, *eq;
     size_t                            size;
+    off_t                             token;
+    uint64_t                          after, last;
     ngx_int_t                         n, rc;
-    ngx_str_t                         name, value, token, last, tail, body;
-    ngx_str_t                        *after, *json;
+    ngx_str_t                         name, value, tail, body;
+    ngx_str_t                        *json;
     ngx_uint_t                        i, top, more, top_given;
     ngx_array_t                       items;
     ngx_rh_buf_t                      out;
@@ -689,7 +691,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 
     top = rlcf->page_size;
     top_given = 0;
-    after = NULL;
+    after = 0;
 
     /* $top and $skiptoken; other query options are ignored */
 
@@ -736,15 +738,22 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
         } else if (name.len == 10
                    && ngx_strncmp(name.data, "$skiptoken", 10) == 0)
         {
-            if (value.len == 0 || !ngx_rh_utf8_valid(value.data, value.len)) {
+            /* the place of the previous page's last object */
+
+            token = ngx_atoof(value.data, value.len);
+
+            if (token == NGX_ERROR) {
+                if (!ngx_rh_utf8_valid(value.data, value.len)) {
+                    value.len = 0;
+                }
+
                 return ngx_http_remote_help_error(r, ctx,
                                    NGX_HTTP_BAD_REQUEST,
                                    "Invalid value '%V' for the $skiptoken "
                                    "query option.", &value);
             }
 
-            token = value;
-            after = &token;
+            after = (uint64_t) token;
         }
     }
 
@@ -780,11 +789,11 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
     context.data = body.data;
     context.len = body.len;
 
-    /* @odata.nextLink: PREFIX/Set?$top=N&$skiptoken=KEY */
+    /* @odata.nextLink: PREFIX/Set?$top=N&$skiptoken=PLACE */
 
-    if (more && last.len) {
+    if (more && last) {
         tail.len = ctx->set->set_len + sizeof("?$top=&$skiptoken=") - 1
-                   + NGX_INT_T_LEN + 3 * last.len;
+                   + NGX_INT_T_LEN + NGX_INT64_LEN;
         tail.data = ngx_pnalloc(r->pool, tail.len);
         if (tail.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -799,7 +808,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
             p = ngx_cpymem(p, "?$skiptoken=", sizeof("?$skiptoken=") - 1);
         }
 
-        p = ngx_http_remote_help_encode(p, &last);
+        p = ngx_sprintf(p, "%uL", last);
         tail.len = p - tail.data;
 
         if (ngx_http_remote_help_url(r, ctx, &tail, &body) != NGX_OK) {
@@ -827,7 +836,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_http_remote_help_allocator(r->pool, &afs);
     ngx_rh_buf_init(&out, &afs, size + context.len + 2 * tail.len);
 
-    if (ngx_rh_render_list(&out, &context, (more && last.len) ? &next : NULL,
+    if (ngx_rh_render_list(&out, &context, (more && last) ? &next : NULL,
                            objects, items.nelts)
         != 0)
     {

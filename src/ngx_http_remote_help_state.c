@@ -1058,7 +1058,8 @@ ngx_http_remote_help_state_start(ngx_http_remote_help_zone_t *zone)
 
     st->tmp_fd = fd;
     st->tmp_gen = ssh->tmp_gen;
-    st->started = 0;
+    st->cursor_set = 0;
+    st->cursor = 0;
     st->compact = 1;
 }
 
@@ -1115,7 +1116,6 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
     size_t                            used, size;
     u_char                           *p;
     uint32_t                          n, crc;
-    ngx_str_t                         key;
     ngx_int_t                         rc;
     struct iovec                      iov;
     ngx_rbtree_node_t                *node;
@@ -1134,19 +1134,18 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 
     ngx_rwlock_rlock(&sh->lock);
 
-    if (st->started) {
-        key.data = st->cursor_key.data;
-        key.len = st->cursor_key.len;
-        o = ngx_http_remote_help_store_first(sh, st->cursor_set,
-                                             st->cursor_hash, &key, 0);
+    for ( ;; ) {
 
-    } else {
-        o = NULL;
+        /* the sets one after another, each in its listing order */
 
-        if (sh->rbtree.root != sh->rbtree.sentinel) {
-            node = ngx_rbtree_min(sh->rbtree.root, sh->rbtree.sentinel);
-            o = (ngx_http_remote_help_node_t *) node;
+        o = ngx_http_remote_help_store_first(sh, st->cursor_set, st->cursor);
+
+        if (o || st->cursor_set == NGX_RH_NSETS - 1) {
+            break;
         }
+
+        st->cursor_set++;
+        st->cursor = 0;
     }
 
     while (o) {
@@ -1193,27 +1192,16 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 
         used += size;
 
-        /* the cursor */
+        st->cursor = o->node.key;
 
-        if (st->cursor_size < o->key_len) {
-            ngx_free(st->cursor_key.data);
-            st->cursor_size = ngx_max(o->key_len, 256);
-            st->cursor_key.data = ngx_alloc(st->cursor_size, ngx_cycle->log);
-            if (st->cursor_key.data == NULL) {
-                st->cursor_size = 0;
-                rc = NGX_ERROR;
-                break;
-            }
-        }
-
-        ngx_memcpy(st->cursor_key.data, ngx_http_rh_key(o), o->key_len);
-        st->cursor_key.len = o->key_len;
-        st->cursor_set = o->set;
-        st->cursor_hash = (uint32_t) o->node.key;
-        st->started = 1;
-
-        node = ngx_rbtree_next(&sh->rbtree, &o->node);
+        node = ngx_rbtree_next(&sh->rbtree[st->cursor_set], &o->node);
         o = (ngx_http_remote_help_node_t *) node;
+
+        while (o == NULL && st->cursor_set < NGX_RH_NSETS - 1) {
+            st->cursor_set++;
+            st->cursor = 0;
+            o = ngx_http_remote_help_store_first(sh, st->cursor_set, 0);
+        }
     }
 
     if (o == NULL) {
@@ -1437,11 +1425,6 @@ ngx_http_remote_help_state_close(ngx_http_remote_help_zone_t *zone,
         ngx_free(st->buf);
         st->buf = NULL;
         st->buf_size = 0;
-    }
-
-    if (st->cursor_key.data) {
-        ngx_free(st->cursor_key.data);
-        st->cursor_key.data = NULL;
     }
 
     return NGX_OK;

@@ -59,12 +59,9 @@ struct ngx_http_remote_help_state_s {
     ngx_uint_t                    compact;      /* arm the compaction */
     ngx_msec_t                    checked;      /* compactor still alive? */
 
-    /* the compaction's cursor: the last object written */
+    /* the compaction's cursor: after the last object written */
     ngx_uint_t                    cursor_set;
-    uint32_t                      cursor_hash;
-    ngx_str_t                     cursor_key;
-    size_t                        cursor_size;
-    ngx_uint_t                    started;
+    uint64_t                      cursor;
 
     u_char                       *buf;          /* a batch */
     size_t                        buf_size;

@@ -7,9 +7,10 @@
  * write time.  Chunks come in size classes 1/16 of a power of two apart,
  * carved from blocks of slab pages (the slab's own classes are powers of
  * two: a 780-byte object would take 1,024 bytes).  Lookups go through
- * a hash table of chains; the rbtree orders objects by (set, hash of
- * the key, key) for listings.  The rbtree orders objects by (set, hash of the key,
- * key), a stable order for listings.
+ * a hash table of chains.  Listings go through one rbtree per set,
+ * ordered by creation: a new object goes to the right end of its tree,
+ * down a path that stays in the cache, where a tree ordered by key
+ * costs a cache miss per level.
  * Readers share an ngx_rwlock; writers hold it exclusively, and the slab
  * is only touched under it, so the slab's own mutex is not needed.
  */
@@ -31,10 +32,6 @@ static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc(
 static void ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n);
-static ngx_int_t ngx_http_remote_help_cmp(ngx_uint_t set, uint32_t hash,
-    u_char *key, size_t len, ngx_http_remote_help_node_t *n);
-static void ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
@@ -279,55 +276,6 @@ ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n)
 }
 
 
-static ngx_int_t
-ngx_http_remote_help_cmp(ngx_uint_t set, uint32_t hash, u_char *key,
-    size_t len, ngx_http_remote_help_node_t *n)
-{
-    if (set != n->set) {
-        return set < n->set ? -1 : 1;
-    }
-
-    if (hash != n->node.key) {
-        return hash < n->node.key ? -1 : 1;
-    }
-
-    return ngx_memn2cmp(key, ngx_http_rh_key(n), len, n->key_len);
-}
-
-
-static void
-ngx_http_remote_help_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t            **p;
-    ngx_http_remote_help_node_t   *n, *t;
-
-    n = (ngx_http_remote_help_node_t *) node;
-
-    for ( ;; ) {
-
-        t = (ngx_http_remote_help_node_t *) temp;
-
-        p = (ngx_http_remote_help_cmp(n->set, (uint32_t) node->key,
-                                      ngx_http_rh_key(n), n->key_len, t)
-             < 0)
-            ? &temp->left : &temp->right;
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 static ngx_http_remote_help_node_t *
 ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
     uint32_t hash, ngx_str_t *key)
@@ -336,7 +284,7 @@ ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
 
     for (n = sh->buckets[hash & sh->mask]; n; n = n->next) {
 
-        if (n->node.key == hash
+        if (n->hash == hash
             && n->set == set
             && n->key_len == key->len
             && ngx_memcmp(ngx_http_rh_key(n), key->data, key->len) == 0)
@@ -355,7 +303,7 @@ ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
 {
     ngx_http_remote_help_node_t  **bucket;
 
-    bucket = &sh->buckets[n->node.key & sh->mask];
+    bucket = &sh->buckets[n->hash & sh->mask];
 
     n->next = *bucket;
     *bucket = n;
@@ -368,7 +316,7 @@ ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
 {
     ngx_http_remote_help_node_t  **p;
 
-    for (p = &sh->buckets[n->node.key & sh->mask]; *p != n; p = &(*p)->next) {
+    for (p = &sh->buckets[n->hash & sh->mask]; *p != n; p = &(*p)->next) {
         /* void */
     }
 
@@ -378,21 +326,17 @@ ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
 
 ngx_http_remote_help_node_t *
 ngx_http_remote_help_store_first(ngx_http_remote_help_sh_t *sh,
-    ngx_uint_t set, uint32_t hash, ngx_str_t *key, ngx_uint_t inclusive)
+    ngx_uint_t set, uint64_t after)
 {
-    ngx_int_t           rc;
     ngx_rbtree_node_t  *node, *sentinel, *best;
 
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
+    node = sh->rbtree[set].root;
+    sentinel = sh->rbtree[set].sentinel;
     best = NULL;
 
     while (node != sentinel) {
 
-        rc = ngx_http_remote_help_cmp(set, hash, key->data, key->len,
-                                      (ngx_http_remote_help_node_t *) node);
-
-        if (rc < 0 || (rc == 0 && inclusive)) {
+        if (node->key > after) {
             best = node;
             node = node->left;
 
@@ -502,6 +446,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     uint32_t                       hash;
     ngx_int_t                      rc;
     ngx_uint_t                     nprops, journal;
+    ngx_rbtree_key_t               created;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
     ngx_http_remote_help_record_t  rec;
@@ -569,19 +514,25 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         }
     }
 
+    /* a new version keeps its place in listings */
+
+    created = old ? old->node.key : ++sh->created;
+
     if (old) {
         sh->live -= ngx_http_rh_record_size(old->nprops, old->key_len,
                                             old->json_len);
 
         if (n != old) {
             ngx_http_remote_help_unlink(sh, old);
-            ngx_rbtree_delete(&sh->rbtree, &old->node);
+            ngx_rbtree_delete(&sh->rbtree[set], &old->node);
             ngx_http_remote_help_free(zone, old);
         }
 
     } else {
         sh->objects[set]++;
     }
+
+    n->node.key = created;
 
     if (seq & NGX_HTTP_RH_REPLAY) {
         n->seq = seq & ~NGX_HTTP_RH_REPLAY;
@@ -591,7 +542,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         n->seq = ++sh->seq;
     }
 
-    n->node.key = hash;
+    n->hash = hash;
     n->key_len = (uint32_t) key->len;
     n->json_len = (uint32_t) json->len;
     n->set = (u_char) set;
@@ -603,7 +554,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (n != old) {
         ngx_http_remote_help_link(sh, n);
-        ngx_rbtree_insert(&sh->rbtree, &n->node);
+        ngx_rbtree_insert(&sh->rbtree[set], &n->node);
     }
 
     sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
@@ -651,7 +602,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
 
     ngx_http_remote_help_unlink(sh, n);
-    ngx_rbtree_delete(&sh->rbtree, &n->node);
+    ngx_rbtree_delete(&sh->rbtree[set], &n->node);
     ngx_http_remote_help_free(zone, n);
     sh->objects[set]--;
 
@@ -664,10 +615,10 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
 ngx_int_t
 ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *after, ngx_uint_t top, ngx_pool_t *pool,
-    ngx_array_t *items, ngx_str_t *last, ngx_uint_t *more)
+    ngx_uint_t set, uint64_t after, ngx_uint_t top, ngx_pool_t *pool,
+    ngx_array_t *items, uint64_t *last, ngx_uint_t *more)
 {
-    ngx_str_t                     empty, *item;
+    ngx_str_t                    *item;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *sh;
     ngx_http_remote_help_node_t  *n;
@@ -675,22 +626,13 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     sh = zone->sh;
 
     *more = 0;
-    ngx_str_null(last);
+    *last = 0;
 
     ngx_rwlock_rlock(&sh->lock);
 
-    if (after) {
-        n = ngx_http_remote_help_store_first(sh, set,
-                                       ngx_murmur_hash2(after->data,
-                                                        after->len),
-                                       after, 0);
+    n = ngx_http_remote_help_store_first(sh, set, after);
 
-    } else {
-        ngx_str_null(&empty);
-        n = ngx_http_remote_help_store_first(sh, set, 0, &empty, 1);
-    }
-
-    while (n && n->set == set) {
+    while (n) {
 
         if (items->nelts == top) {
             *more = 1;
@@ -710,18 +652,10 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
         item->len = n->json_len;
         ngx_memcpy(item->data, ngx_http_rh_json(n), n->json_len);
 
-        last->data = ngx_http_rh_key(n);
-        last->len = n->key_len;
+        *last = n->node.key;
 
-        node = ngx_rbtree_next(&sh->rbtree, &n->node);
+        node = ngx_rbtree_next(&sh->rbtree[set], &n->node);
         n = (ngx_http_remote_help_node_t *) node;
-    }
-
-    if (last->len) {
-        last->data = ngx_pstrdup(pool, last);
-        if (last->data == NULL) {
-            goto failed;
-        }
     }
 
     ngx_rwlock_unlock(&sh->lock);
@@ -742,6 +676,7 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_remote_help_zone_t  *ozone = data;
 
     size_t                        len, buckets;
+    ngx_uint_t                    i;
     ngx_http_remote_help_sh_t    *sh;
     ngx_http_remote_help_zone_t  *zone;
 
@@ -771,8 +706,10 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->sh = sh;
     zone->shpool->data = sh;
 
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
-                    ngx_http_remote_help_rbtree_insert);
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        ngx_rbtree_init(&sh->rbtree[i], &sh->sentinel[i],
+                        ngx_rbtree_insert_value);
+    }
 
     ngx_http_remote_help_heap_init(&sh->heap, shm_zone->shm.size);
 
@@ -830,7 +767,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     size_t                        size;
     u_char                        cls;
     uint32_t                      block;
-    ngx_uint_t                    i, copied;
+    ngx_uint_t                    i, set, copied;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *osh;
     ngx_http_remote_help_zone_t  *ozone;
@@ -876,11 +813,16 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 
     ngx_rwlock_wlock(&osh->lock);
 
-    if (osh->rbtree.root != osh->rbtree.sentinel) {
+    for (set = 0; set < NGX_RH_NSETS; set++) {
 
-        for (node = ngx_rbtree_min(osh->rbtree.root, osh->rbtree.sentinel);
+        if (osh->rbtree[set].root == osh->rbtree[set].sentinel) {
+            continue;
+        }
+
+        for (node = ngx_rbtree_min(osh->rbtree[set].root,
+                                   osh->rbtree[set].sentinel);
              node;
-             node = ngx_rbtree_next(&osh->rbtree, node))
+             node = ngx_rbtree_next(&osh->rbtree[set], node))
         {
             n = (ngx_http_remote_help_node_t *) node;
             size = ngx_http_rh_size(n);
@@ -905,12 +847,13 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy->block = block;
 
             ngx_http_remote_help_link(zone->sh, copy);
-            ngx_rbtree_insert(&zone->sh->rbtree, &copy->node);
+            ngx_rbtree_insert(&zone->sh->rbtree[set], &copy->node);
             copied++;
         }
     }
 
     zone->sh->seq = osh->seq;
+    zone->sh->created = osh->created;
     zone->sh->live = osh->live;
     ngx_memcpy((void *) zone->sh->requests, (void *) osh->requests,
                sizeof(osh->requests));

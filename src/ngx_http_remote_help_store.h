@@ -58,14 +58,15 @@ typedef struct ngx_http_remote_help_node_s  ngx_http_remote_help_node_t;
 
 /*
  * Lookups go through a hash table of chains (a bucket per KB of zone);
- * the rbtree keeps the order of listings.
+ * listings through a tree per set, ordered by creation.
  */
 
 typedef struct {
-    ngx_rbtree_t                  rbtree;
-    ngx_rbtree_node_t             sentinel;
+    ngx_rbtree_t                  rbtree[NGX_RH_NSETS];
+    ngx_rbtree_node_t             sentinel[NGX_RH_NSETS];
     ngx_http_remote_help_node_t **buckets;
     uint32_t                      mask;         /* buckets - 1 */
+    uint64_t                      created;      /* objects ever created */
     ngx_http_remote_help_heap_t   heap;
     ngx_atomic_t                  lock;         /* ngx_rwlock */
     uint64_t                      seq;
@@ -98,16 +99,17 @@ typedef struct {
  */
 
 struct ngx_http_remote_help_node_s {
-    ngx_rbtree_node_t             node;         /* node.key: key hash */
+    ngx_rbtree_node_t             node;         /* node.key: its place in
+                                                   listings */
     ngx_http_remote_help_node_t  *next;         /* in its hash chain */
     uint64_t                      seq;
     uint32_t                      key_len;
     uint32_t                      json_len;
+    uint32_t                      hash;         /* of the key */
+    uint32_t                      block;        /* offset in its block */
     u_char                        set;
     u_char                        nprops;
     u_char                        cls;          /* size class */
-    u_char                        pad;
-    uint32_t                      block;        /* offset in its block */
     u_char                        data[1];      /* spans, key, JSON */
 };
 
@@ -175,19 +177,18 @@ ngx_int_t ngx_http_remote_help_store_delete(
     uint64_t seq);
 
 
-/*
- * up to "top" objects of the set that follow "after" (NULL: the first)
- * in the store's order; items is an array of ngx_str_t; *more is set
- * when objects remain after the last one returned
- */
-/* the first object after (set, hash, key), or at it when inclusive */
+/* the first object of the set listed after "after" (0: the first) */
 ngx_http_remote_help_node_t *ngx_http_remote_help_store_first(
-    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
-    ngx_str_t *key, ngx_uint_t inclusive);
+    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint64_t after);
 
+/*
+ * up to "top" objects of the set listed after "after" (0: from the
+ * first); items is an array of ngx_str_t; *last is the place of the last
+ * one returned, *more is set when objects remain after it
+ */
 ngx_int_t ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *after, ngx_uint_t top, ngx_pool_t *pool,
-    ngx_array_t *items, ngx_str_t *last, ngx_uint_t *more);
+    ngx_uint_t set, uint64_t after, ngx_uint_t top, ngx_pool_t *pool,
+    ngx_array_t *items, uint64_t *last, ngx_uint_t *more);
 
 
 #endif /* _NGX_HTTP_REMOTE_HELP_STORE_H_INCLUDED_ */

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # Listing: @odata.context, $top, the page size, $skiptoken and
-# @odata.nextLink; following the links visits every object exactly once.
+# @odata.nextLink; following the links visits every object exactly once,
+# in the order they were created.
 
 use strict;
 use warnings;
@@ -44,6 +45,8 @@ $seen{ $_->{sessionKey} }++ for @$objects;
 is_deeply(\%seen, \%want, '$top=1: every object exactly once');
 is(scalar(grep { $_->{'@odata.type'} ne '#microsoft.graph.extendRemoteHelpSessionResponse' }
     @$objects), 0, 'only objects of the set');
+is(join(',', map { $_->{sessionKey} } @$objects), join(',', sort keys %want),
+    'in the order of creation');
 
 # the default page size is 100
 $r = $t->get("/beta/$set");
@@ -102,7 +105,28 @@ is($r->{status}, 200, 'the next page still works');
 isnt(json_decode($r->{body})->{value}[0]{sessionKey}, $last,
     'and does not repeat the deleted key');
 
+# a new version keeps its place, also when it outgrows its chunk
+my @before = map { $_->{sessionKey} } @{ ($t->list_all("/beta/$set"))[0] };
+is($t->patch("/beta/$set/key-002", { acsHelperUserToken => 'x' x 5000 })
+    ->{status}, 200, 'an update that grows an object 100-fold');
+is(join(',', map { $_->{sessionKey} } @{ ($t->list_all("/beta/$set"))[0] }),
+    join(',', @before), 'the listing order is unchanged');
+
+# objects created while a client pages come on a later page
+$r = $t->get("/beta/$set?\$top=10");
+($next = json_decode($r->{body})->{'@odata.nextLink'}) =~ s{^http://[^/]+}{};
+is($t->post("/beta/$set", { sessionKey => 'aaa-late' })->{status}, 201,
+    'create an object after the first page');
+my @rest = map { $_->{sessionKey} } @{ ($t->list_all($next))[0] };
+is($rest[-1], 'aaa-late', 'it is listed last');
+
 # bad options
+$r = $t->get("/beta/$set?\$skiptoken=key-001");
+is($r->{status}, 400, '$skiptoken not one the server gave: 400');
+like(json_decode($r->{body})->{error}{message},
+    qr/Invalid value 'key-001' for the \$skiptoken query option/,
+    '$skiptoken not one the server gave: message');
+is($t->get("/beta/$set?\$skiptoken=")->{status}, 400, 'empty $skiptoken: 400');
 $r = $t->get("/beta/$set?\$top=abc");
 is($r->{status}, 400, '$top=abc: 400');
 is(json_decode($r->{body})->{error}{code}, 'BadRequest', '$top=abc: BadRequest');

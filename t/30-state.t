@@ -317,6 +317,13 @@ sub count {
     $t->start();
     my %want = fill($t, 20, 's');
 
+    # objects of another set too, with an empty set between: the
+    # compaction goes through the sets one after another
+    my $ext = '/beta/ExtendRemoteHelpSessionResponse';
+    my %ext = map { ("e$_" => "x$_") } 1 .. 5;
+    $t->post($ext, { sessionKey => $_, acsHelperUserToken => $ext{$_} })
+        ->{status} == 201 or die "create $_ failed" for sort keys %ext;
+
     # ~400 bytes a record: 1,000 updates write ~400k, the live data is ~8k
     for my $round (1 .. 50) {
         for my $i (1 .. 20) {
@@ -339,6 +346,8 @@ sub count {
     $t->stop();
     $t->start();
     is($t->unreadable($set, 'deviceName', %want), 0, 'and after a restart');
+    is($t->unreadable($ext, 'acsHelperUserToken', %ext), 0,
+        'the other set after a restart');
     is(count($t), 20, 'nothing else');
     $t->stop();
 }
