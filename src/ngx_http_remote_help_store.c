@@ -32,6 +32,7 @@ static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc(
 static void ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_prefault(ngx_http_remote_help_zone_t *zone);
 static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
@@ -177,6 +178,8 @@ ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
 
         ngx_queue_insert_head(room, &b->queue);
 
+        zone->fresh = b;
+
     } else {
         b = ngx_queue_data(ngx_queue_head(room), ngx_http_remote_help_block_t,
                            queue);
@@ -249,6 +252,40 @@ ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
 
     if (full) {
         ngx_queue_insert_head(&zone->sh->heap.room[b->cls], &b->queue);
+    }
+}
+
+
+/*
+ * The pages of a block just taken are faulted in after the zone's lock
+ * is left, rather than one by one by the writes under it (a first touch
+ * of shared memory costs a page clear in the kernel, while the other
+ * workers wait for the lock).  MADV_POPULATE_WRITE changes no byte: the
+ * block may meanwhile be in use by another worker, or freed.
+ */
+
+static void
+ngx_http_remote_help_prefault(ngx_http_remote_help_zone_t *zone)
+{
+    u_char  *p, *end;
+
+    p = zone->fresh;
+    end = p + zone->sh->heap.block;
+
+    zone->fresh = NULL;
+
+#if (NGX_LINUX && defined MADV_POPULATE_WRITE)
+
+    if (madvise(p, end - p, MADV_POPULATE_WRITE) == 0) {
+        return;
+    }
+
+#endif
+
+    /* older kernels: a read fault of shared memory maps a page too */
+
+    for ( /* void */ ; p < end; p += ngx_pagesize) {
+        (void) *(volatile u_char *) p;
     }
 }
 
@@ -559,7 +596,13 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
 
-    return ngx_http_remote_help_unlock(zone, journal ? &rec : NULL, n->seq);
+    rc = ngx_http_remote_help_unlock(zone, journal ? &rec : NULL, n->seq);
+
+    if (zone->fresh) {
+        ngx_http_remote_help_prefault(zone);
+    }
+
+    return rc;
 }
 
 

@@ -90,6 +90,8 @@ typedef struct {
     ngx_http_remote_help_state_t *state;        /* NULL: no state= */
     ngx_http_remote_help_sh_t    *retire;       /* resized from, until
                                                    the cycle commits */
+    void                         *fresh;        /* a block this process
+                                                   took, to prefault */
 } ngx_http_remote_help_zone_t;
 
 
