@@ -396,10 +396,19 @@ ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
         if (!p->in_string) {
             if (c == '"') {
                 p->in_string = 1;
+                continue;
             }
 
             if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
                 p->nonspace = 1;
+
+                /* what follows up to a quote or a non-ASCII byte */
+
+                while (i + 1 < len && data[i + 1] < 0x80
+                       && data[i + 1] != '"')
+                {
+                    i++;
+                }
             }
 
             continue;
@@ -475,6 +484,16 @@ ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
 
         } else if (c == '"') {
             p->in_string = 0;
+
+        } else {
+
+            /* the rest of a run of plain ASCII in the string */
+
+            while (i + 1 < len && data[i + 1] < 0x80
+                   && data[i + 1] != '"' && data[i + 1] != '\\')
+            {
+                i++;
+            }
         }
     }
 
