@@ -193,9 +193,10 @@ if [[ $STATE == 1 ]]; then
     for v in state sync; do
         mkdir -p "$RUN/$v/data"
         chmod 777 "$RUN/$v/data"
-        STATE_PARAM="state=$RUN/$v/data/bench.state"
-        [[ $v == sync ]] && STATE_PARAM+=" state_sync=on"
-        STATE_PARAM=$STATE_PARAM render "$ROOT/bench/module.conf.tmpl" "$v"
+        # only this render sees it: the scale and fill servers have none
+        param="state=$RUN/$v/data/bench.state"
+        [[ $v == sync ]] && param+=" state_sync=on"
+        STATE_PARAM=$param render "$ROOT/bench/module.conf.tmpl" "$v"
         start "$v"
         load "$v" "$KEYS"
         TARGETS+=("$v")
