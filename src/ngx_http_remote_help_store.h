@@ -112,6 +112,7 @@ struct ngx_http_remote_help_node_s {
     u_char                        set;
     u_char                        nprops;
     u_char                        cls;          /* size class */
+    u_char                        pad;          /* spans 4-aligned */
     u_char                        data[1];      /* spans, key, JSON */
 };
 
