@@ -91,4 +91,25 @@ ok($m > $n, "more smaller objects fit ($m)");
 my %want = map { ("small$_" => 'n' x 100) } 1 .. $m;
 is($t->unreadable($set, 'deviceName', %want), 0, "all $m intact");
 
+# objects past the largest size class (8 KB) get slab chunks of their own
+$bad = 0;
+$bad += $t->delete("$set/small$_")->{status} != 204 for 1 .. $m;
+is($bad, 0, "all $m deleted");
+
+my $huge = 'h' x 20000;
+is($t->post($set, { sessionKey => 'huge', acsHelperUserToken => $huge })
+    ->{status}, 201, 'a 20 KB object');
+is(json_decode($t->get("$set/huge")->{body})->{acsHelperUserToken}, $huge,
+    'read back whole');
+is($t->patch("$set/huge", { acsHelperUserToken => 'h' x 9000 })->{status},
+    200, 'made smaller');
+is(json_decode($t->get("$set/huge")->{body})->{acsHelperUserToken}, 'h' x 9000,
+    'read back');
+is($t->patch("$set/huge", { acsHelperUserToken => 'h' x 30000 })->{status},
+    200, 'made larger');
+is(length json_decode($t->get("$set/huge")->{body})->{acsHelperUserToken},
+    30000, 'read back');
+is($t->delete("$set/huge")->{status}, 204, 'deleted');
+is(status()->{used}, $empty, 'the zone uses what it used empty');
+
 done_testing();
