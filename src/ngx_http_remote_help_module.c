@@ -743,10 +743,6 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
             token = ngx_atoof(value.data, value.len);
 
             if (token == NGX_ERROR) {
-                if (!ngx_rh_utf8_valid(value.data, value.len)) {
-                    value.len = 0;
-                }
-
                 return ngx_http_remote_help_error(r, ctx,
                                    NGX_HTTP_BAD_REQUEST,
                                    "Invalid value '%V' for the $skiptoken "
