@@ -67,12 +67,15 @@ typedef struct {
     uint32_t                      used;         /* chunks handed out */
     uint32_t                      top;
     uint32_t                      cls;
-    uint32_t                      size;
 } ngx_http_remote_help_block_t;
 
 
 #define NGX_HTTP_RH_BLOCK_HEADER                                             \
     ngx_align(sizeof(ngx_http_remote_help_block_t), 16)
+
+/* no chunk left: none freed, no room for another after "top" */
+#define ngx_http_rh_block_full(b, chunk, heap)                               \
+    ((b)->free == NULL && (b)->top + (chunk) > (heap)->block)
 
 /* a class is used when a block holds at least this many of its chunks */
 #define NGX_HTTP_RH_BLOCK_MIN     8
@@ -174,7 +177,6 @@ ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
         b->used = 0;
         b->top = NGX_HTTP_RH_BLOCK_HEADER;
         b->cls = (uint32_t) cls;
-        b->size = (uint32_t) heap->block;
 
         ngx_queue_insert_head(room, &b->queue);
 
@@ -196,8 +198,7 @@ ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
 
     b->used++;
 
-    if (b->free == NULL && b->top + chunk > b->size) {
-        /* full */
+    if (ngx_http_rh_block_full(b, chunk, heap)) {
         ngx_queue_remove(&b->queue);
     }
 
@@ -226,6 +227,7 @@ ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
 {
     size_t                         chunk;
     ngx_uint_t                     full;
+    ngx_http_remote_help_heap_t   *heap;
     ngx_http_remote_help_block_t  *b;
 
     if (n->cls == NGX_HTTP_RH_NOCLASS) {
@@ -233,10 +235,11 @@ ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
         return;
     }
 
+    heap = &zone->sh->heap;
     b = (ngx_http_remote_help_block_t *) ((u_char *) n - n->block);
     chunk = ngx_http_remote_help_class_size(b->cls);
 
-    full = (b->free == NULL && b->top + chunk > b->size);
+    full = ngx_http_rh_block_full(b, chunk, heap);
 
     *(void **) n = b->free;
     b->free = n;
@@ -251,7 +254,7 @@ ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
     }
 
     if (full) {
-        ngx_queue_insert_head(&zone->sh->heap.room[b->cls], &b->queue);
+        ngx_queue_insert_head(&heap->room[b->cls], &b->queue);
     }
 }
 
