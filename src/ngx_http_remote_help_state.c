@@ -63,6 +63,9 @@ static ngx_int_t ngx_http_remote_help_state_write(ngx_fd_t fd,
 static void ngx_http_remote_help_state_start(
     ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_state_step(ngx_event_t *ev);
+static ngx_http_remote_help_node_t *ngx_http_remote_help_state_next(
+    ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_state_t *st,
+    ngx_http_remote_help_node_t *o);
 static ngx_int_t ngx_http_remote_help_state_batch(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t *done);
 static void ngx_http_remote_help_state_finish(
@@ -1103,6 +1106,35 @@ ngx_http_remote_help_state_step(ngx_event_t *ev)
 
 
 /*
+ * The object after the cursor (after "o", the cursor's own object, when
+ * given): the sets one after another, each in its listing order.
+ */
+
+static ngx_http_remote_help_node_t *
+ngx_http_remote_help_state_next(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_state_t *st, ngx_http_remote_help_node_t *o)
+{
+    ngx_rbtree_node_t  *node;
+
+    if (o) {
+        node = ngx_rbtree_next(&sh->rbtree[st->cursor_set], &o->node);
+        o = (ngx_http_remote_help_node_t *) node;
+
+    } else {
+        o = ngx_http_remote_help_store_first(sh, st->cursor_set, st->cursor);
+    }
+
+    while (o == NULL && st->cursor_set < NGX_RH_NSETS - 1) {
+        st->cursor_set++;
+        st->cursor = 0;
+        o = ngx_http_remote_help_store_first(sh, st->cursor_set, 0);
+    }
+
+    return o;
+}
+
+
+/*
  * Up to a batch of objects after the cursor: copied under the zone's
  * read lock, written under the file lock.  A change made meanwhile is
  * appended to PATH.tmp too, with a higher sequence number: wherever it
@@ -1118,7 +1150,6 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
     uint32_t                          n, crc;
     ngx_int_t                         rc;
     struct iovec                      iov;
-    ngx_rbtree_node_t                *node;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_node_t      *o;
     ngx_http_remote_help_state_t     *st;
@@ -1134,19 +1165,7 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 
     ngx_rwlock_rlock(&sh->lock);
 
-    for ( ;; ) {
-
-        /* the sets one after another, each in its listing order */
-
-        o = ngx_http_remote_help_store_first(sh, st->cursor_set, st->cursor);
-
-        if (o || st->cursor_set == NGX_RH_NSETS - 1) {
-            break;
-        }
-
-        st->cursor_set++;
-        st->cursor = 0;
-    }
+    o = ngx_http_remote_help_state_next(sh, st, NULL);
 
     while (o) {
 
@@ -1194,14 +1213,7 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 
         st->cursor = o->node.key;
 
-        node = ngx_rbtree_next(&sh->rbtree[st->cursor_set], &o->node);
-        o = (ngx_http_remote_help_node_t *) node;
-
-        while (o == NULL && st->cursor_set < NGX_RH_NSETS - 1) {
-            st->cursor_set++;
-            st->cursor = 0;
-            o = ngx_http_remote_help_store_first(sh, st->cursor_set, 0);
-        }
+        o = ngx_http_remote_help_state_next(sh, st, o);
     }
 
     if (o == NULL) {
