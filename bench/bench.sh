@@ -141,6 +141,14 @@ load() {
     die "$name: could not load $n objects"
 }
 
+# zone_figures NAME: "objects used" of the retrieve set, from the status
+zone_figures() {
+    curl -s "$(url "$1")/status" | perl -MJSON::PP -e '
+        local $/; my $s = decode_json(<STDIN>); $s = $s->{zones}[0] if $s->{zones};
+        print $s->{objects}{RemoteHelpSessionRetrieveResponse}, " ",
+              $s->{used}, "\n"'
+}
+
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {
     if (NR == 0) print "NA"; else if (NR % 2) print a[(NR+1)/2];
     else printf "%.4f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -317,9 +325,7 @@ if [[ $SCALE -gt 0 ]]; then
             "$(median <<<"$bc")" "$bad"
     done
     unset WRK_LAZY
-    used=$(curl -s "$(url big)/status" | perl -MJSON::PP -e '
-        local $/; my $s = decode_json(<STDIN>); $s = $s->{zones}[0] if $s->{zones};
-        print $s->{used}')
+    read -r _ used < <(zone_figures big)
     echo
     echo "# $SCALE objects use $used zone bytes: $(( used / SCALE )) per object"
     stop big
@@ -334,10 +340,7 @@ if [[ $FILL == 1 ]]; then
     # POSTs of 50,000 keys into 16m: 201 until full, then 507
     wrk_run fill load 8 50000 16 >/dev/null
     # the zone's own count of objects and of used bytes
-    read -r n used < <(curl -s "$(url fill)/status" | perl -MJSON::PP -e '
-        local $/; my $s = decode_json(<STDIN>); $s = $s->{zones}[0] if $s->{zones};
-        print $s->{objects}{RemoteHelpSessionRetrieveResponse}, " ",
-              $s->{used}, "\n"')
+    read -r n used < <(zone_figures fill)
     [[ $n -gt 0 ]] || die "fill: no object stored"
     echo
     echo "# fill: $n retrieve objects of ${#OBJECT} JSON bytes fit a 16m zone:"\

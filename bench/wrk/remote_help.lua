@@ -66,6 +66,16 @@ local BODY_PROPS =
 local PATCH_FMT = '{"sessionExpirationDateTime":"2017-01-01T00:00:00.1234567-08:00",'
     .. '"acsHelperUserToken":"tok-%s-%07d"}'
 
+-- GET of bench-k<i>; PATCH of it with one of two bodies (v: 0 or 1)
+local function get_request(i)
+    return "GET " .. key_path .. i .. get_tail
+end
+
+local function patch_request(i, v)
+    local body = fmt(PATCH_FMT, v == 0 and "a" or "b", i)
+    return "PATCH " .. key_path .. i .. patch_head .. #body .. "\r\n\r\n" .. body
+end
+
 function init(args)
     workload = args[1] or "get"
     nkeys    = tonumber(args[2] or "") or 10000
@@ -91,13 +101,9 @@ function init(args)
     then
         get_req, patch_req = {}, {}
         for i = 1, nkeys do
-            local path = base .. "/bench-k" .. i
-            get_req[i] = "GET " .. path .. " HTTP/1.1\r\nHost: " .. host
-                         .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
+            get_req[i] = get_request(i)
             for v = 0, 1 do
-                local body = fmt(PATCH_FMT, v == 0 and "a" or "b", i)
-                patch_req[2 * i - v] = "PATCH " .. path .. " HTTP/1.1\r\n" .. hdrs
-                    .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+                patch_req[2 * i - v] = patch_request(i, v)
             end
         end
     end
@@ -123,23 +129,13 @@ local function post()
     return post_key("p" .. runid .. "-" .. tostring(tid or 1) .. "-" .. counter)
 end
 
-local function get_lazy()
-    return "GET " .. key_path .. random(nkeys) .. get_tail
-end
-
-local function patch_lazy()
-    local i = random(nkeys)
-    local body = fmt(PATCH_FMT, random(2) == 1 and "a" or "b", i)
-    return "PATCH " .. key_path .. i .. patch_head .. #body .. "\r\n\r\n" .. body
-end
-
 local function get()
-    if lazy then return get_lazy() end
+    if lazy then return get_request(random(nkeys)) end
     return get_req[random(nkeys)]
 end
 
 local function patch()
-    if lazy then return patch_lazy() end
+    if lazy then return patch_request(random(nkeys), random(2) - 1) end
     return patch_req[random(2 * nkeys)]
 end
 local function list() return list_req end
