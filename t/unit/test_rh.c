@@ -111,6 +111,71 @@ invalid(const ngx_rh_set_t *set, const char *body, const char *key,
 }
 
 
+/*
+ * A string's plain runs are skipped eight bytes at a time: a quote, an
+ * escape, a non-ASCII byte or a bad one at every place of a 40-byte
+ * string, fed whole and in pieces, is seen where it is.
+ */
+
+static void
+test_runs(void)
+{
+    int              rc, good;
+    char             body[128], want[64], msg[64];
+    size_t           k, step, off;
+    ngx_rh_parser_t  p;
+    ngx_rh_value_t  *v;
+
+    for (k = 0; k < 40; k++) {
+        for (step = 0; step <= 5; step += 5) {
+
+            /* an escaped quote at k */
+
+            memset(want, 'a', 40);
+            want[k] = '"';
+            want[40] = '\0';
+
+            snprintf(body, sizeof(body), "{\"sessionKey\":\"%.*s\\\"%s\"}",
+                     (int) k, want, want + k + 1);
+
+            rc = parse(EXTEND, body, step, NULL, &p);
+            v = &p.values[NGX_RH_KEY_PROP];
+            good = (rc == NGX_RH_OK && v->len == 40
+                    && memcmp(v->data, want, 40) == 0);
+            ngx_rh_parse_free(&p);
+
+            /* a raw "\xc3\xa9" at k: {"sessionKey":"bb..\xc3\xa9..bb"} */
+
+            memcpy(body, "{\"sessionKey\":\"", 15);
+            memset(body + 15, 'b', 41);
+            memcpy(body + 15 + k, "\xc3\xa9", 2);
+            memcpy(body + 56, "\"}", 3);
+
+            rc = parse(EXTEND, body, step, NULL, &p);
+            v = &p.values[NGX_RH_KEY_PROP];
+            good = good && rc == NGX_RH_OK && v->len == 41
+                   && memcmp(v->data + k, "\xc3\xa9", 2) == 0;
+            ngx_rh_parse_free(&p);
+
+            /* a bad byte at k: the message names its offset */
+
+            body[15 + k] = (char) 0xff;
+            body[16 + k] = 'b';
+
+            rc = parse(EXTEND, body, step, NULL, &p);
+            off = 15 + k;
+            snprintf(msg, sizeof(msg), "Invalid UTF-8 at offset %zu.", off);
+            good = good && rc == NGX_RH_INVALID
+                   && strstr(p.message, msg) != NULL;
+            ngx_rh_parse_free(&p);
+
+            ok(good, "string runs: quote, UTF-8, bad byte at %zu (step %zu)",
+               k, step);
+        }
+    }
+}
+
+
 static void
 test_parse(void)
 {
@@ -531,6 +596,7 @@ main(void)
 {
     test_schema();
     test_parse();
+    test_runs();
     test_datetime();
     test_render();
 
