@@ -1117,7 +1117,7 @@ ngx_http_remote_help_state_next(ngx_http_remote_help_sh_t *sh,
     ngx_rbtree_node_t  *node;
 
     if (o) {
-        node = ngx_rbtree_next(&sh->rbtree[st->cursor_set], &o->node);
+        node = ngx_rbtree_next(&sh->order[st->cursor_set].rbtree, &o->node);
         o = (ngx_http_remote_help_node_t *) node;
 
     } else {

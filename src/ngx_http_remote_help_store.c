@@ -38,6 +38,12 @@ static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
     ngx_str_t *key);
 static void ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
     ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_order_insert(
+    ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
+static void ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_remote_help_order_delete(
+    ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
 static void ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
     ngx_http_remote_help_node_t *n);
 static ngx_int_t ngx_http_remote_help_copy_zone(
@@ -364,14 +370,92 @@ ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
 }
 
 
+/*
+ * The tree's insert function is set for each insert, so that no pointer
+ * into this module is called from shared memory that may outlive it.
+ */
+
+static void
+ngx_http_remote_help_order_insert(ngx_http_remote_help_order_t *order,
+    ngx_rbtree_node_t *node)
+{
+    if (order->last && node->key > order->last->key) {
+        order->rbtree.insert = ngx_http_remote_help_order_append;
+
+    } else {
+        order->rbtree.insert = ngx_rbtree_insert_value;
+    }
+
+    ngx_rbtree_insert(&order->rbtree, node);
+
+    if (order->last == NULL || node->key > order->last->key) {
+        order->last = node;
+    }
+}
+
+
+static void
+ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_http_remote_help_order_t  *order;
+
+    order = (ngx_http_remote_help_order_t *)
+                ((u_char *) sentinel
+                 - offsetof(ngx_http_remote_help_order_t, sentinel));
+
+    /* the largest key in the tree has no right child */
+
+    temp = order->last;
+
+    temp->right = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static void
+ngx_http_remote_help_order_delete(ngx_http_remote_help_order_t *order,
+    ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_node_t  *prev, *sentinel;
+
+    if (node == order->last) {
+
+        /*
+         * the newest has no right child: the one before it is the
+         * largest of its left subtree, or else its parent
+         */
+
+        sentinel = order->rbtree.sentinel;
+
+        if (node->left != sentinel) {
+            for (prev = node->left; prev->right != sentinel; prev = prev->right)
+            {
+                /* void */
+            }
+
+        } else {
+            prev = (node == order->rbtree.root) ? NULL : node->parent;
+        }
+
+        order->last = prev;
+    }
+
+    ngx_rbtree_delete(&order->rbtree, node);
+}
+
+
 ngx_http_remote_help_node_t *
 ngx_http_remote_help_store_first(ngx_http_remote_help_sh_t *sh,
     ngx_uint_t set, uint64_t after)
 {
     ngx_rbtree_node_t  *node, *sentinel, *best;
 
-    node = sh->rbtree[set].root;
-    sentinel = sh->rbtree[set].sentinel;
+    node = sh->order[set].rbtree.root;
+    sentinel = sh->order[set].rbtree.sentinel;
     best = NULL;
 
     while (node != sentinel) {
@@ -386,6 +470,29 @@ ngx_http_remote_help_store_first(ngx_http_remote_help_sh_t *sh,
     }
 
     return (ngx_http_remote_help_node_t *) best;
+}
+
+
+/*
+ * Starts fetching the hash bucket of a key about to be looked up, so
+ * that the cache miss is taken while the caller works on, not under the
+ * zone's lock.  The bucket's address is read without the lock: the
+ * table never moves.
+ */
+
+void
+ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
+    ngx_str_t *key)
+{
+#if (defined __GNUC__)
+    uint32_t                    hash;
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    __builtin_prefetch(&sh->buckets[hash & sh->mask]);
+#endif
 }
 
 
@@ -564,7 +671,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
         if (n != old) {
             ngx_http_remote_help_unlink(sh, old);
-            ngx_rbtree_delete(&sh->rbtree[set], &old->node);
+            ngx_http_remote_help_order_delete(&sh->order[set], &old->node);
             ngx_http_remote_help_free(zone, old);
         }
 
@@ -594,7 +701,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (n != old) {
         ngx_http_remote_help_link(sh, n);
-        ngx_rbtree_insert(&sh->rbtree[set], &n->node);
+        ngx_http_remote_help_order_insert(&sh->order[set], &n->node);
     }
 
     sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
@@ -648,7 +755,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
 
     ngx_http_remote_help_unlink(sh, n);
-    ngx_rbtree_delete(&sh->rbtree[set], &n->node);
+    ngx_http_remote_help_order_delete(&sh->order[set], &n->node);
     ngx_http_remote_help_free(zone, n);
     sh->objects[set]--;
 
@@ -700,7 +807,7 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
 
         *last = n->node.key;
 
-        node = ngx_rbtree_next(&sh->rbtree[set], &n->node);
+        node = ngx_rbtree_next(&sh->order[set].rbtree, &n->node);
         n = (ngx_http_remote_help_node_t *) node;
     }
 
@@ -753,15 +860,19 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->shpool->data = sh;
 
     for (i = 0; i < NGX_RH_NSETS; i++) {
-        ngx_rbtree_init(&sh->rbtree[i], &sh->sentinel[i],
+        ngx_rbtree_init(&sh->order[i].rbtree, &sh->order[i].sentinel,
                         ngx_rbtree_insert_value);
     }
 
     ngx_http_remote_help_heap_init(&sh->heap, shm_zone->shm.size);
 
-    /* a bucket per KB of zone, a power of two */
+    /*
+     * a bucket per 512 bytes of zone, a power of two: a zone full of
+     * objects of the reference examples' size (about 800 bytes each)
+     * keeps its chains shorter than one node on average
+     */
 
-    for (buckets = 64; buckets * 2 * 1024 <= shm_zone->shm.size; buckets *= 2)
+    for (buckets = 64; buckets * 2 * 512 <= shm_zone->shm.size; buckets *= 2)
     { /* void */ }
 
     sh->buckets = ngx_slab_calloc(zone->shpool, buckets * sizeof(void *));
@@ -814,6 +925,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     u_char                        cls;
     uint32_t                      block;
     ngx_uint_t                    i, set, copied;
+    ngx_rbtree_t                 *tree;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *osh;
     ngx_http_remote_help_zone_t  *ozone;
@@ -861,14 +973,15 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 
     for (set = 0; set < NGX_RH_NSETS; set++) {
 
-        if (osh->rbtree[set].root == osh->rbtree[set].sentinel) {
+        tree = &osh->order[set].rbtree;
+
+        if (tree->root == tree->sentinel) {
             continue;
         }
 
-        for (node = ngx_rbtree_min(osh->rbtree[set].root,
-                                   osh->rbtree[set].sentinel);
+        for (node = ngx_rbtree_min(tree->root, tree->sentinel);
              node;
-             node = ngx_rbtree_next(&osh->rbtree[set], node))
+             node = ngx_rbtree_next(tree, node))
         {
             n = (ngx_http_remote_help_node_t *) node;
             size = ngx_http_rh_size(n);
@@ -893,7 +1006,8 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy->block = block;
 
             ngx_http_remote_help_link(zone->sh, copy);
-            ngx_rbtree_insert(&zone->sh->rbtree[set], &copy->node);
+            ngx_http_remote_help_order_insert(&zone->sh->order[set],
+                                              &copy->node);
             copied++;
         }
     }

@@ -57,13 +57,24 @@ typedef struct ngx_http_remote_help_node_s  ngx_http_remote_help_node_t;
 
 
 /*
- * Lookups go through a hash table of chains (a bucket per KB of zone);
- * listings through a tree per set, ordered by creation.
+ * A set's objects in creation order.  A new object is the newest: it
+ * goes in as the right child of "last", with no walk down the tree.
  */
 
 typedef struct {
-    ngx_rbtree_t                  rbtree[NGX_RH_NSETS];
-    ngx_rbtree_node_t             sentinel[NGX_RH_NSETS];
+    ngx_rbtree_t                  rbtree;
+    ngx_rbtree_node_t             sentinel;
+    ngx_rbtree_node_t            *last;         /* the newest; NULL: empty */
+} ngx_http_remote_help_order_t;
+
+
+/*
+ * Lookups go through a hash table of chains (a bucket per 512 bytes of
+ * zone); listings through a tree per set, ordered by creation.
+ */
+
+typedef struct {
+    ngx_http_remote_help_order_t  order[NGX_RH_NSETS];
     ngx_http_remote_help_node_t **buckets;
     uint32_t                      mask;         /* buckets - 1 */
     uint64_t                      created;      /* objects ever created */
@@ -166,6 +177,8 @@ ngx_int_t ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
 
 void ngx_http_remote_help_store_commit(ngx_cycle_t *cycle);
 
+void ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
+    ngx_str_t *key);
 ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
     ngx_http_remote_help_obj_t *obj);

@@ -120,6 +120,44 @@ is($t->post("/beta/$set", { sessionKey => 'aaa-late' })->{status}, 201,
 my @rest = map { $_->{sessionKey} } @{ ($t->list_all($next))[0] };
 is($rest[-1], 'aaa-late', 'it is listed last');
 
+# churn in another set: the newest deleted again and again, others at
+# random, new ones in between; the listing keeps the creation order
+{
+    my $rset = 'RemoteHelpSessionRetrieveResponse';
+    my @model = map { "other-$_" } 1 .. 5;
+    my $n = 0;
+    my $del = sub {
+        my $i = shift;
+        my ($key) = splice(@model, $i, 1);
+        $t->delete("/beta/$rset/$key")->{status} == 204
+            or die "delete $key failed";
+    };
+    srand(42);
+    for my $step (1 .. 400) {
+        my $r = rand();
+        if (@model && $r < 0.35) {
+            $del->($#model);
+        } elsif (@model && $r < 0.5) {
+            $del->(int rand @model);
+        } else {
+            my $key = sprintf('churn-%04d', ++$n);
+            $t->post("/beta/$rset", { sessionKey => $key })->{status} == 201
+                or die "create $key failed";
+            push @model, $key;
+        }
+    }
+    $del->($#model) while @model > 3;
+    for (1 .. 3) {
+        my $key = sprintf('churn-%04d', ++$n);
+        $t->post("/beta/$rset", { sessionKey => $key });
+        push @model, $key;
+    }
+    my @got = map { $_->{sessionKey} }
+        @{ ($t->list_all("/beta/$rset?\$top=7"))[0] };
+    is(join(',', @got), join(',', @model),
+        'churn of creations and deletions of the newest: creation order kept');
+}
+
 # bad options
 $r = $t->get("/beta/$set?\$skiptoken=key-001");
 is($r->{status}, 400, '$skiptoken not one the server gave: 400');
