@@ -368,6 +368,17 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->item) {
+        key = ctx->key;
+
+    } else {
+        key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
+        key.len = parser->values[NGX_RH_KEY_PROP].len;
+    }
+
+    /* its hash bucket is fetched while the object is rendered */
+    ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &key);
+
     for (tries = 0; tries < NGX_HTTP_RH_PATCH_TRIES; tries++) {
 
         seq = 0;
@@ -412,13 +423,7 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
         json.data = out.data;
         json.len = out.len;
 
-        key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
-        key.len = parser->values[NGX_RH_KEY_PROP].len;
-
-        if (ctx->item) {
-            key = ctx->key;
-
-        } else if (ctx->key.len == 0) {
+        if (!ctx->item && ctx->key.len == 0) {
             /* for $remote_help_key */
             ctx->key.data = ngx_pstrdup(r->pool, &key);
             if (ctx->key.data == NULL) {
