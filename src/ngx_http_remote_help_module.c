@@ -38,6 +38,9 @@ static ngx_int_t ngx_http_remote_help_list(ngx_http_request_t *r,
 static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 
+static uint64_t ngx_http_remote_help_random(void);
+static u_char *ngx_http_remote_help_hex(u_char *p, uint64_t v,
+    ngx_uint_t digits);
 static ngx_int_t ngx_http_remote_help_route(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_quoted(ngx_http_request_t *r,
@@ -169,6 +172,8 @@ ngx_module_t  ngx_http_remote_help_module = {
     NGX_MODULE_V1_PADDING
 };
 
+
+static uint64_t  ngx_http_remote_help_seed;
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
@@ -854,7 +859,8 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 ngx_http_remote_help_ctx_t *
 ngx_http_remote_help_ctx(ngx_http_request_t *r)
 {
-    uint32_t                     rnd[4];
+    u_char                      *p;
+    uint64_t                     hi, lo;
     ngx_uint_t                   i;
     ngx_list_part_t             *part;
     ngx_table_elt_t             *h;
@@ -872,16 +878,18 @@ ngx_http_remote_help_ctx(ngx_http_request_t *r)
 
     /* request-id: a random (version 4) UUID */
 
-    for (i = 0; i < 4; i++) {
-        rnd[i] = (uint32_t) ngx_random() ^ ((uint32_t) ngx_random() << 16);
-    }
+    hi = (ngx_http_remote_help_random() & ~(uint64_t) 0xf000) | 0x4000;
+    lo = (ngx_http_remote_help_random() >> 2) | ((uint64_t) 1 << 63);
 
-    rnd[1] = (rnd[1] & 0xffff0fff) | 0x00004000;
-    rnd[2] = (rnd[2] & 0x3fffffff) | 0x80000000;
-
-    ngx_sprintf(ctx->request_id, "%08xD-%04xD-%04xD-%04xD-%04xD%08xD",
-                rnd[0], rnd[1] >> 16, rnd[1] & 0xffff, rnd[2] >> 16,
-                rnd[2] & 0xffff, rnd[3]);
+    p = ngx_http_remote_help_hex(ctx->request_id, hi >> 32, 8);
+    *p++ = '-';
+    p = ngx_http_remote_help_hex(p, hi >> 16, 4);
+    *p++ = '-';
+    p = ngx_http_remote_help_hex(p, hi, 4);
+    *p++ = '-';
+    p = ngx_http_remote_help_hex(p, lo >> 48, 4);
+    *p++ = '-';
+    (void) ngx_http_remote_help_hex(p, lo, 12);
 
     ctx->client_request_id.data = ctx->request_id;
     ctx->client_request_id.len = NGX_HTTP_RH_UUID_LEN;
@@ -915,6 +923,43 @@ ngx_http_remote_help_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_remote_help_module);
 
     return ctx;
+}
+
+
+/*
+ * splitmix64, seeded per process: request ids are for correlating logs,
+ * not secrets, and libc's random() takes a lock for each of the eight
+ * calls a UUID took
+ */
+
+static uint64_t
+ngx_http_remote_help_random(void)
+{
+    uint64_t  z;
+
+    ngx_http_remote_help_seed += 0x9e3779b97f4a7c15ULL;
+
+    z = ngx_http_remote_help_seed;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+
+    return z ^ (z >> 31);
+}
+
+
+/* the low "digits" hex digits of v, most significant first */
+
+static u_char *
+ngx_http_remote_help_hex(u_char *p, uint64_t v, ngx_uint_t digits)
+{
+    u_char         *q;
+    static u_char   hex[] = "0123456789abcdef";
+
+    for (q = p + digits; q > p; v >>= 4) {
+        *--q = hex[v & 0xf];
+    }
+
+    return p + digits;
 }
 
 
@@ -2017,6 +2062,13 @@ ngx_http_remote_help_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
 {
+    /* nginx has seeded random() with the pid and the time */
+
+    ngx_http_remote_help_seed = ((uint64_t) ngx_random() << 32)
+                                ^ (uint64_t) ngx_random()
+                                ^ ((uint64_t) ngx_pid << 48)
+                                ^ (uint64_t) ngx_current_msec;
+
     return ngx_http_remote_help_state_init_process(cycle);
 }
 

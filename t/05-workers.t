@@ -23,14 +23,26 @@ is($t->wait_workers(2), 2, 'two workers run');
 my $failed = RHTest::clients($clients, sub {
     my ($c) = @_;
     my $bad = 0;
+    open(my $ids, '>', $t->dir . "/ids-$c") or die "ids-$c: $!";
     for my $i (1 .. $each) {
         my $r = $t->post($set, { sessionKey => "c$c-$i",
             sessionType => 'viewScreen', pubSubEncryption => "v$c.$i" });
         $bad++ unless $r->{status} == 201;
+        print $ids ($r->{headers}{'request-id'} // ''), "\n";
     }
+    close $ids;
     return $bad;
 });
 is($failed, 0, "$clients clients each got 201 for all $each creates");
+
+# request ids from both workers (each seeds its own generator) never repeat
+my %ids;
+for my $c (1 .. $clients) {
+    open(my $ids, '<', $t->dir . "/ids-$c") or die "ids-$c: $!";
+    chomp, $ids{$_}++ for <$ids>;
+}
+is(scalar(grep { /^[0-9a-f-]{36}$/ } keys %ids), $clients * $each,
+    'every request has its own request-id');
 
 # each object readable, with its own value
 my %want;
