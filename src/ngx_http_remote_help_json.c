@@ -1,6 +1,9 @@
 
 /*
- * ngx_http_remote_help_module: JSON rendering with yajl_gen.
+ * ngx_http_remote_help_module: JSON rendering.  Listings and errors go
+ * through yajl_gen; an object, rendered on every POST and PATCH, is
+ * written straight into its buffer, byte for byte what yajl_gen would
+ * write (t/unit/test_rh.c renders the same fields both ways).
  */
 
 
@@ -10,6 +13,9 @@
 #include "ngx_http_remote_help_json.h"
 
 
+static int ngx_rh_reserve(ngx_rh_buf_t *b, size_t len);
+static unsigned char *ngx_rh_escape(unsigned char *p,
+    const unsigned char *s, size_t len);
 static void ngx_rh_print(void *ctx, const char *s, size_t len);
 static yajl_gen ngx_rh_gen(ngx_rh_buf_t *b);
 static int ngx_rh_done(ngx_rh_buf_t *b, yajl_gen g, yajl_gen_status st);
@@ -64,43 +70,117 @@ ngx_rh_buf_free(ngx_rh_buf_t *b)
 }
 
 
+/* room for len more bytes */
+
+static int
+ngx_rh_reserve(ngx_rh_buf_t *b, size_t len)
+{
+    size_t          cap;
+    unsigned char  *p;
+
+    if (b->failed) {
+        return -1;
+    }
+
+    if (b->len + len <= b->cap) {
+        return 0;
+    }
+
+    cap = b->cap ? b->cap * 2 : 256;
+
+    while (cap < b->len + len) {
+        cap *= 2;
+    }
+
+    if (b->afs) {
+        p = b->afs->realloc(b->afs->ctx, b->data, cap);
+
+    } else {
+        p = realloc(b->data, cap);
+    }
+
+    if (p == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+
+    b->data = p;
+    b->cap = cap;
+
+    return 0;
+}
+
+
 static void
 ngx_rh_print(void *ctx, const char *s, size_t len)
 {
     ngx_rh_buf_t  *b = ctx;
 
-    size_t          cap;
-    unsigned char  *p;
-
-    if (b->failed) {
+    if (ngx_rh_reserve(b, len) != 0) {
         return;
-    }
-
-    if (b->len + len > b->cap) {
-        cap = b->cap ? b->cap * 2 : 256;
-
-        while (cap < b->len + len) {
-            cap *= 2;
-        }
-
-        if (b->afs) {
-            p = b->afs->realloc(b->afs->ctx, b->data, cap);
-
-        } else {
-            p = realloc(b->data, cap);
-        }
-
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-
-        b->data = p;
-        b->cap = cap;
     }
 
     memcpy(b->data + b->len, s, len);
     b->len += len;
+}
+
+
+/*
+ * What yajl_string_encode() writes for a byte: 0, the byte itself;
+ * 'u', "\u00XX"; else a backslash and this letter.  A solidus is not
+ * escaped (yajl_gen_escape_solidus is off).
+ */
+
+static const unsigned char  ngx_rh_escapes[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0
+    /* 0x60 - 0xff: 0 */
+};
+
+
+/* a string's escaped bytes, at most 6 for each of its bytes */
+
+static unsigned char *
+ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
+{
+    size_t          i, start;
+    unsigned char   e;
+    static char     hex[] = "0123456789ABCDEF";
+
+    for (i = 0, start = 0; i < len; i++) {
+        e = ngx_rh_escapes[s[i]];
+
+        if (e == 0) {
+            continue;
+        }
+
+        memcpy(p, s + start, i - start);
+        p += i - start;
+        start = i + 1;
+
+        *p++ = '\\';
+
+        if (e == 'u') {
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[s[i] >> 4];
+            *p++ = hex[s[i] & 0xf];
+
+        } else {
+            *p++ = e;
+        }
+    }
+
+    memcpy(p, s + start, len - start);
+
+    return p + (len - start);
 }
 
 
@@ -143,55 +223,80 @@ int
 ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
     const ngx_rh_field_t *fields, uint32_t *spans)
 {
-    size_t                 start;
+    size_t                 size;
     unsigned               i;
-    yajl_gen               g;
-    yajl_gen_status        st;
+    unsigned char         *p, *start;
     const ngx_rh_field_t  *f;
 
-    g = ngx_rh_gen(b);
-    if (g == NULL) {
+    /* {"@odata.type":"T"} and ,"name":value for each property */
+
+    size = sizeof("{\"@odata.type\":\"\"}") - 1 + 6 * set->odata_type_len;
+
+    for (i = 0; i < set->nprops; i++) {
+        f = &fields[i];
+
+        size += sizeof(",\"\":") - 1 + 6 * set->props[i].len;
+
+        if (f->raw) {
+            size += f->len;
+
+        } else if (f->data) {
+            size += 2 + 6 * f->len;
+
+        } else {
+            size += sizeof("null") - 1;
+        }
+    }
+
+    if (ngx_rh_reserve(b, size) != 0) {
         return -1;
     }
 
-    st = yajl_gen_map_open(g);
-    st |= ngx_rh_gen_lit(g, "@odata.type");
-    st |= ngx_rh_gen_str(g, set->odata_type, set->odata_type_len);
+    p = b->data + b->len;
 
-    for (i = 0; st == yajl_gen_status_ok && i < set->nprops; i++) {
+    memcpy(p, "{\"@odata.type\":\"", sizeof("{\"@odata.type\":\"") - 1);
+    p += sizeof("{\"@odata.type\":\"") - 1;
+    p = ngx_rh_escape(p, (const unsigned char *) set->odata_type,
+                      set->odata_type_len);
+    *p++ = '"';
+
+    for (i = 0; i < set->nprops; i++) {
         f = &fields[i];
 
-        st = ngx_rh_gen_str(g, set->props[i].name, set->props[i].len);
+        *p++ = ',';
+        *p++ = '"';
+        p = ngx_rh_escape(p, (const unsigned char *) set->props[i].name,
+                          set->props[i].len);
+        *p++ = '"';
+        *p++ = ':';
 
-        start = b->len;
+        start = p;
 
         if (f->raw) {
-            /* yajl_gen_number() writes its argument verbatim */
-            st |= yajl_gen_number(g, (const char *) f->data, f->len);
+            memcpy(p, f->data, f->len);
+            p += f->len;
 
         } else if (f->data) {
-            st |= yajl_gen_string(g, f->data, f->len);
+            *p++ = '"';
+            p = ngx_rh_escape(p, f->data, f->len);
+            *p++ = '"';
 
         } else {
-            st |= yajl_gen_null(g);
+            memcpy(p, "null", 4);
+            p += 4;
         }
 
         if (spans) {
-            /* the value is preceded by the ':' the generator inserts */
-            if (start < b->len && b->data[start] == ':') {
-                start++;
-            }
-
-            spans[2 * i] = (uint32_t) start;
-            spans[2 * i + 1] = (uint32_t) (b->len - start);
+            spans[2 * i] = (uint32_t) (start - b->data);
+            spans[2 * i + 1] = (uint32_t) (p - start);
         }
     }
 
-    if (st == yajl_gen_status_ok) {
-        st = yajl_gen_map_close(g);
-    }
+    *p++ = '}';
 
-    return ngx_rh_done(b, g, st);
+    b->len = p - b->data;
+
+    return 0;
 }
 
 

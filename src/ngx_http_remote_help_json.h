@@ -1,6 +1,7 @@
 
 /*
- * ngx_http_remote_help_module: JSON rendering with yajl_gen.
+ * ngx_http_remote_help_module: JSON rendering (objects written directly,
+ * as yajl_gen would; listings and errors with yajl_gen).
  *
  * Pure C, no nginx types.  Everything the module sends is written here:
  * objects (rendered once, at write time), listings and Graph errors.

@@ -441,6 +441,140 @@ test_datetime(void)
 }
 
 
+/*
+ * The object renderer writes what yajl_gen writes: the same fields are
+ * rendered by it and by yajl_gen here, strings of random bytes (every
+ * byte value), nulls and raw literals, in every set.
+ */
+
+static int
+render_yajl(const ngx_rh_set_t *set, const ngx_rh_field_t *fields,
+    const unsigned char **out, size_t *len, yajl_gen *gp)
+{
+    unsigned         i;
+    yajl_gen         g;
+    yajl_gen_status  st;
+
+    g = yajl_gen_alloc(NULL);
+    *gp = g;
+
+    st = yajl_gen_map_open(g);
+    st |= yajl_gen_string(g, (const unsigned char *) "@odata.type", 11);
+    st |= yajl_gen_string(g, (const unsigned char *) set->odata_type,
+                          set->odata_type_len);
+
+    for (i = 0; i < set->nprops; i++) {
+        st |= yajl_gen_string(g, (const unsigned char *) set->props[i].name,
+                              set->props[i].len);
+
+        if (fields[i].raw) {
+            st |= yajl_gen_number(g, (const char *) fields[i].data,
+                                  fields[i].len);
+
+        } else if (fields[i].data) {
+            st |= yajl_gen_string(g, fields[i].data, fields[i].len);
+
+        } else {
+            st |= yajl_gen_null(g);
+        }
+    }
+
+    st |= yajl_gen_map_close(g);
+    st |= yajl_gen_get_buf(g, out, len);
+
+    return st == yajl_gen_status_ok ? 0 : -1;
+}
+
+
+static void
+test_render_yajl(void)
+{
+    int                   good, bad;
+    size_t                len, k, n;
+    unsigned              i, iter, set;
+    uint32_t              rnd, spans[2 * NGX_RH_MAX_PROPS];
+    yajl_gen              g;
+    ngx_rh_buf_t          b;
+    unsigned char         strs[NGX_RH_MAX_PROPS][48];
+    ngx_rh_field_t        f[NGX_RH_MAX_PROPS];
+    const unsigned char  *out;
+
+    rnd = 12345;
+    g = NULL;
+    bad = 0;
+
+#define NEXT()  (rnd = rnd * 1103515245 + 12345, (rnd >> 16) & 0x7fff)
+
+    for (iter = 0; iter < 3000; iter++) {
+        set = iter % 3;
+
+        for (i = 0; i < ngx_rh_sets[set].nprops; i++) {
+            n = NEXT() % 48;
+
+            for (k = 0; k < n; k++) {
+                /* every byte value, printable ones more often */
+                strs[i][k] = (unsigned char) (NEXT() % 3 ? 0x20 + NEXT() % 95
+                                                         : NEXT() % 256);
+            }
+
+            f[i].data = strs[i];
+            f[i].len = n;
+            f[i].raw = 0;
+
+            switch (NEXT() % 4) {
+            case 0:
+                f[i].data = NULL;
+                f[i].len = 0;
+                break;
+            case 1:
+                f[i].data = (const unsigned char *) "[\"a\",1]";
+                f[i].len = 7;
+                f[i].raw = 1;
+                break;
+            }
+        }
+
+        ngx_rh_buf_init(&b, NULL, iter % 2 ? 0 : 64);
+        good = (ngx_rh_render_object(&b, &ngx_rh_sets[set], f, spans) == 0
+                && render_yajl(&ngx_rh_sets[set], f, &out, &len, &g) == 0
+                && b.len == len && memcmp(b.data, out, len) == 0);
+
+        for (i = 0; good && i < ngx_rh_sets[set].nprops; i++) {
+            /* a span is the value's literal, as an update copies it */
+            if (f[i].raw) {
+                good = (spans[2 * i + 1] == f[i].len
+                        && memcmp(b.data + spans[2 * i], f[i].data,
+                                  f[i].len) == 0);
+            } else if (f[i].data == NULL) {
+                good = (spans[2 * i + 1] == 4
+                        && memcmp(b.data + spans[2 * i], "null", 4) == 0);
+            } else {
+                good = (b.data[spans[2 * i]] == '"'
+                        && b.data[spans[2 * i] + spans[2 * i + 1] - 1] == '"'
+                        && (i + 1 == ngx_rh_sets[set].nprops
+                            ? b.data[spans[2 * i] + spans[2 * i + 1]] == '}'
+                            : b.data[spans[2 * i] + spans[2 * i + 1]]
+                              == ','));
+            }
+        }
+
+        bad += !good;
+
+        if (g) {
+            yajl_gen_free(g);
+            g = NULL;
+        }
+
+        ngx_rh_buf_free(&b);
+    }
+
+#undef NEXT
+
+    ok(bad == 0, "3000 objects of random fields: as yajl_gen renders them "
+       "(%d differ)", bad);
+}
+
+
 static void
 test_render(void)
 {
@@ -599,6 +733,7 @@ main(void)
     test_runs();
     test_datetime();
     test_render();
+    test_render_yajl();
 
     printf("1..%d\n", tests);
 
