@@ -14,6 +14,7 @@
 
 
 static int ngx_rh_reserve(ngx_rh_buf_t *b, size_t len);
+static size_t ngx_rh_escaped_len(const unsigned char *s, size_t len);
 static unsigned char *ngx_rh_escape(unsigned char *p,
     const unsigned char *s, size_t len);
 static void ngx_rh_print(void *ctx, const char *s, size_t len);
@@ -86,10 +87,12 @@ ngx_rh_reserve(ngx_rh_buf_t *b, size_t len)
         return 0;
     }
 
+    /* doubling for the printer's small pieces; what a render needs at once */
+
     cap = b->cap ? b->cap * 2 : 256;
 
-    while (cap < b->len + len) {
-        cap *= 2;
+    if (cap < b->len + len) {
+        cap = b->len + len;
     }
 
     if (b->afs) {
@@ -144,7 +147,60 @@ static const unsigned char  ngx_rh_escapes[256] = {
 };
 
 
-/* a string's escaped bytes, at most 6 for each of its bytes */
+/*
+ * The length of a string escaped: eight bytes at a time while none of
+ * them needs an escape (below 0x20, '"' or '\\'; see ngx_rh_plain() in
+ * the parser for the flagging), then the table for the rest.
+ */
+
+static size_t
+ngx_rh_escaped_len(const unsigned char *s, size_t len)
+{
+    size_t         i, n;
+    unsigned char  e;
+
+#if (defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ \
+     && defined __GNUC__)
+
+    uint64_t       v, q, b, stop;
+
+    i = 0;
+
+    for ( /* void */ ; i + 8 <= len; i += 8) {
+        memcpy(&v, s + i, 8);
+
+        q = v ^ 0x2222222222222222ULL;                         /* '"' */
+        b = v ^ 0x5c5c5c5c5c5c5c5cULL;                         /* '\\' */
+
+        stop = (((v - 0x2020202020202020ULL) & ~v)             /* < 0x20 */
+                | ((q - 0x0101010101010101ULL) & ~q)
+                | ((b - 0x0101010101010101ULL) & ~b))
+               & 0x8080808080808080ULL;
+
+        if (stop) {
+            break;
+        }
+    }
+
+#else
+
+    i = 0;
+
+#endif
+
+    for (n = len; i < len; i++) {
+        e = ngx_rh_escapes[s[i]];
+
+        if (e) {
+            n += (e == 'u') ? 5 : 1;
+        }
+    }
+
+    return n;
+}
+
+
+/* a string escaped, ngx_rh_escaped_len() bytes */
 
 static unsigned char *
 ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
@@ -228,20 +284,24 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
     unsigned char         *p, *start;
     const ngx_rh_field_t  *f;
 
-    /* {"@odata.type":"T"} and ,"name":value for each property */
+    /*
+     * {"@odata.type":"T"} and ,"name":value for each property, to the
+     * byte: the buffer is sized for the object once (type and property
+     * names are plain ASCII in the schema table)
+     */
 
-    size = sizeof("{\"@odata.type\":\"\"}") - 1 + 6 * set->odata_type_len;
+    size = sizeof("{\"@odata.type\":\"\"}") - 1 + set->odata_type_len;
 
     for (i = 0; i < set->nprops; i++) {
         f = &fields[i];
 
-        size += sizeof(",\"\":") - 1 + 6 * set->props[i].len;
+        size += sizeof(",\"\":") - 1 + set->props[i].len;
 
         if (f->raw) {
             size += f->len;
 
         } else if (f->data) {
-            size += 2 + 6 * f->len;
+            size += 2 + ngx_rh_escaped_len(f->data, f->len);
 
         } else {
             size += sizeof("null") - 1;
@@ -256,8 +316,8 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
 
     memcpy(p, "{\"@odata.type\":\"", sizeof("{\"@odata.type\":\"") - 1);
     p += sizeof("{\"@odata.type\":\"") - 1;
-    p = ngx_rh_escape(p, (const unsigned char *) set->odata_type,
-                      set->odata_type_len);
+    memcpy(p, set->odata_type, set->odata_type_len);
+    p += set->odata_type_len;
     *p++ = '"';
 
     for (i = 0; i < set->nprops; i++) {
@@ -265,8 +325,8 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
 
         *p++ = ',';
         *p++ = '"';
-        p = ngx_rh_escape(p, (const unsigned char *) set->props[i].name,
-                          set->props[i].len);
+        memcpy(p, set->props[i].name, set->props[i].len);
+        p += set->props[i].len;
         *p++ = '"';
         *p++ = ':';
 
@@ -294,7 +354,13 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
 
     *p++ = '}';
 
-    b->len = p - b->data;
+    if ((size_t) (p - b->data) != b->len + size) {
+        /* cannot happen: the sizes above are what was written */
+        b->failed = 1;
+        return -1;
+    }
+
+    b->len += size;
 
     return 0;
 }

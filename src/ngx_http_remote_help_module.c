@@ -26,7 +26,9 @@ static ngx_int_t ngx_http_remote_help_handler(ngx_http_request_t *r);
 static void ngx_http_remote_help_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
-static void ngx_http_remote_help_parser_cleanup(void *data);
+static ngx_int_t ngx_http_remote_help_apply(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *parser,
+    yajl_alloc_funcs *afs);
 static ngx_int_t ngx_http_remote_help_parse_body(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *p);
 static ngx_int_t ngx_http_remote_help_get(ngx_http_request_t *r,
@@ -320,9 +322,38 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * The parser lives on this stack, not in the request pool: nothing it
+ * holds is used after the write, and the pool keeps its room.
+ */
+
 static ngx_int_t
 ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_rh_parser_t   parser;
+    yajl_alloc_funcs  afs;
+
+    ngx_http_remote_help_allocator(r->pool, &afs);
+
+    if (ngx_rh_parse_init(&parser, ctx->set, &afs) != NGX_RH_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        rc = ngx_http_remote_help_apply(r, ctx, &parser, &afs);
+    }
+
+    ngx_rh_parse_free(&parser);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_apply(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *parser,
+    yajl_alloc_funcs *afs)
 {
     u_char                           *p;
     uint32_t                          spans[2 * NGX_RH_MAX_PROPS];
@@ -333,34 +364,12 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_rh_buf_t                      out;
     ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
     ngx_rh_value_t                   *v;
-    ngx_rh_parser_t                  *parser;
-    yajl_alloc_funcs                  afs;
-    ngx_pool_cleanup_t               *cln;
     const ngx_rh_set_t               *set;
     ngx_http_remote_help_obj_t        obj;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
     set = ctx->set;
-
-    ngx_http_remote_help_allocator(r->pool, &afs);
-
-    parser = ngx_palloc(r->pool, sizeof(ngx_rh_parser_t));
-    if (parser == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_rh_parse_init(parser, set, &afs) != NGX_RH_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_remote_help_parser_cleanup;
-    cln->data = parser;
 
     rc = ngx_http_remote_help_parse_body(r, ctx, parser);
 
@@ -419,7 +428,8 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
             }
         }
 
-        ngx_rh_buf_init(&out, &afs, ctx->item ? obj.json.len + 256 : 1024);
+        /* sized by the renderer */
+        ngx_rh_buf_init(&out, afs, 0);
 
         if (ngx_rh_render_object(&out, set, fields, spans) != 0) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -514,13 +524,6 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
 missing:
 
     return ngx_http_remote_help_not_found(r, ctx);
-}
-
-
-static void
-ngx_http_remote_help_parser_cleanup(void *data)
-{
-    ngx_rh_parse_free(data);
 }
 
 
