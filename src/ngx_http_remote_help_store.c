@@ -34,9 +34,9 @@ static void ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
 static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_prefault(ngx_http_remote_help_zone_t *zone);
 static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
-    ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint32_t hash,
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
-static void ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
+static void ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_order_insert(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
@@ -44,7 +44,7 @@ static void ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_remote_help_order_delete(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
-static void ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
+static void ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
@@ -323,12 +323,12 @@ ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n)
 
 
 static ngx_http_remote_help_node_t *
-ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
-    uint32_t hash, ngx_str_t *key)
+ngx_http_remote_help_lookup(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, uint32_t hash, ngx_str_t *key)
 {
     ngx_http_remote_help_node_t  *n;
 
-    for (n = sh->buckets[hash & sh->mask]; n; n = n->next) {
+    for (n = zone->buckets[hash & zone->mask]; n; n = n->next) {
 
         if (n->hash == hash
             && n->set == set
@@ -344,12 +344,12 @@ ngx_http_remote_help_lookup(ngx_http_remote_help_sh_t *sh, ngx_uint_t set,
 
 
 static void
-ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
+ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
 {
     ngx_http_remote_help_node_t  **bucket;
 
-    bucket = &sh->buckets[n->hash & sh->mask];
+    bucket = &zone->buckets[n->hash & zone->mask];
 
     n->next = *bucket;
     *bucket = n;
@@ -357,12 +357,13 @@ ngx_http_remote_help_link(ngx_http_remote_help_sh_t *sh,
 
 
 static void
-ngx_http_remote_help_unlink(ngx_http_remote_help_sh_t *sh,
+ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
 {
     ngx_http_remote_help_node_t  **p;
 
-    for (p = &sh->buckets[n->hash & sh->mask]; *p != n; p = &(*p)->next) {
+    for (p = &zone->buckets[n->hash & zone->mask]; *p != n; p = &(*p)->next)
+    {
         /* void */
     }
 
@@ -476,8 +477,8 @@ ngx_http_remote_help_store_first(ngx_http_remote_help_sh_t *sh,
 /*
  * Starts fetching the hash bucket of a key about to be looked up, so
  * that the cache miss is taken while the caller works on, not under the
- * zone's lock.  The bucket's address is read without the lock: the
- * table never moves.
+ * zone's lock.  The table never moves: its address is the process's own
+ * copy, read without the lock.
  */
 
 void
@@ -485,13 +486,11 @@ ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
     ngx_str_t *key)
 {
 #if (defined __GNUC__)
-    uint32_t                    hash;
-    ngx_http_remote_help_sh_t  *sh;
+    uint32_t  hash;
 
-    sh = zone->sh;
     hash = ngx_murmur_hash2(key->data, key->len);
 
-    __builtin_prefetch(&sh->buckets[hash & sh->mask]);
+    __builtin_prefetch(&zone->buckets[hash & zone->mask]);
 #endif
 }
 
@@ -510,7 +509,7 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 
     ngx_rwlock_rlock(&sh->lock);
 
-    n = ngx_http_remote_help_lookup(sh, set, hash, key);
+    n = ngx_http_remote_help_lookup(zone, set, hash, key);
 
     if (n == NULL) {
         ngx_rwlock_unlock(&sh->lock);
@@ -618,7 +617,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         return rc;
     }
 
-    old = ngx_http_remote_help_lookup(sh, set, hash, key);
+    old = ngx_http_remote_help_lookup(zone, set, hash, key);
 
     if (seq == NGX_HTTP_RH_CREATE) {
         if (old) {
@@ -670,7 +669,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
                                             old->json_len);
 
         if (n != old) {
-            ngx_http_remote_help_unlink(sh, old);
+            ngx_http_remote_help_unlink(zone, old);
             ngx_http_remote_help_order_delete(&sh->order[set], &old->node);
             ngx_http_remote_help_free(zone, old);
         }
@@ -700,7 +699,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
 
     if (n != old) {
-        ngx_http_remote_help_link(sh, n);
+        ngx_http_remote_help_link(zone, n);
         ngx_http_remote_help_order_insert(&sh->order[set], &n->node);
     }
 
@@ -745,7 +744,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
         return rc;
     }
 
-    n = ngx_http_remote_help_lookup(sh, set, hash, key);
+    n = ngx_http_remote_help_lookup(zone, set, hash, key);
 
     if (n == NULL || (seq && n->seq > seq)) {
         ngx_rwlock_unlock(&sh->lock);
@@ -754,7 +753,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
 
-    ngx_http_remote_help_unlink(sh, n);
+    ngx_http_remote_help_unlink(zone, n);
     ngx_http_remote_help_order_delete(&sh->order[set], &n->node);
     ngx_http_remote_help_free(zone, n);
     sh->objects[set]--;
@@ -839,6 +838,8 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* a reload with the size unchanged: the zone lives on */
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
+        zone->buckets = ozone->buckets;
+        zone->mask = ozone->mask;
         return ngx_http_remote_help_state_load(zone, ozone);
     }
 
@@ -846,6 +847,8 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         zone->sh = zone->shpool->data;
+        zone->buckets = zone->sh->buckets;
+        zone->mask = zone->sh->mask;
         return NGX_OK;
     }
 
@@ -881,6 +884,10 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     sh->mask = (uint32_t) (buckets - 1);
+
+    /* the hot paths read the process's copies, not a line of sh */
+    zone->buckets = sh->buckets;
+    zone->mask = sh->mask;
 
     len = sizeof(" in remote_help_zone \"\"") + shm_zone->shm.name.len;
 
@@ -1005,7 +1012,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy->cls = cls;
             copy->block = block;
 
-            ngx_http_remote_help_link(zone->sh, copy);
+            ngx_http_remote_help_link(zone, copy);
             ngx_http_remote_help_order_insert(&zone->sh->order[set],
                                               &copy->node);
             copied++;

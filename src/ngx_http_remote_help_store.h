@@ -74,17 +74,22 @@ typedef struct {
  */
 
 typedef struct {
+    /*
+     * the lock and what every write changes or checks, first: one cache
+     * line of the page-aligned struct, taken over with the lock
+     */
+    ngx_atomic_t                  lock;         /* ngx_rwlock */
+    uint64_t                      seq;
+    uint64_t                      created;      /* objects ever created */
+    off_t                         live;         /* state record bytes */
+    ngx_uint_t                    objects[NGX_RH_NSETS];
+    ngx_uint_t                    retired;      /* replaced by a resize */
+
     ngx_http_remote_help_order_t  order[NGX_RH_NSETS];
     ngx_http_remote_help_node_t **buckets;
     uint32_t                      mask;         /* buckets - 1 */
-    uint64_t                      created;      /* objects ever created */
     ngx_http_remote_help_heap_t   heap;
-    ngx_atomic_t                  lock;         /* ngx_rwlock */
-    uint64_t                      seq;
-    ngx_uint_t                    objects[NGX_RH_NSETS];
-    off_t                         live;         /* state record bytes */
     ngx_atomic_t                  requests[NGX_HTTP_RH_STATUSES];
-    ngx_uint_t                    retired;      /* replaced by a resize */
     ngx_http_remote_help_state_sh_t  state;
 } ngx_http_remote_help_sh_t;
 
@@ -103,6 +108,8 @@ typedef struct {
                                                    the cycle commits */
     void                         *fresh;        /* a block this process
                                                    took, to prefault */
+    ngx_http_remote_help_node_t **buckets;      /* sh's, fixed for life */
+    uint32_t                      mask;
 } ngx_http_remote_help_zone_t;
 
 
