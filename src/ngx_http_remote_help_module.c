@@ -2072,6 +2072,10 @@ ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
                                 ^ ((uint64_t) ngx_pid << 48)
                                 ^ (uint64_t) ngx_current_msec;
 
+    if (ngx_http_remote_help_store_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_remote_help_state_init_process(cycle);
 }
 

@@ -46,6 +46,8 @@ static void ngx_http_remote_help_order_delete(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
 static void ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
+static ngx_int_t ngx_http_remote_help_map_init(
+    ngx_http_remote_help_zone_t *zone, void *data);
 static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_t **old);
@@ -148,7 +150,7 @@ ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
 {
     u_char                        *p;
     size_t                         chunk;
-    ngx_uint_t                     cls;
+    ngx_uint_t                     i, cls;
     ngx_queue_t                   *room;
     ngx_http_remote_help_heap_t   *heap;
     ngx_http_remote_help_node_t   *n;
@@ -186,11 +188,24 @@ ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
 
         ngx_queue_insert_head(room, &b->queue);
 
-        zone->fresh = b;
+        if (zone->mapped == NULL) {
+            zone->fresh = b;
+        }
 
     } else {
         b = ngx_queue_data(ngx_queue_head(room), ngx_http_remote_help_block_t,
                            queue);
+    }
+
+    if (zone->mapped) {
+        /* a block new to this process: mapped after the lock is left */
+
+        i = ((u_char *) b - (u_char *) zone->shpool) >> ngx_pagesize_shift;
+
+        if (!(zone->mapped[i >> 3] & (1 << (i & 7)))) {
+            zone->mapped[i >> 3] |= (u_char) (1 << (i & 7));
+            zone->fresh = b;
+        }
     }
 
     if (b->free) {
@@ -266,10 +281,14 @@ ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
 
 
 /*
- * The pages of a block just taken are faulted in after the zone's lock
- * is left, rather than one by one by the writes under it (a first touch
- * of shared memory costs a page clear in the kernel, while the other
- * workers wait for the lock).  MADV_POPULATE_WRITE changes no byte: the
+ * The pages of a block this process writes to for the first time are
+ * faulted in after the zone's lock is left, rather than one by one by
+ * the writes under it, while the other workers wait for the lock: a
+ * first touch of shared memory costs a page clear in the kernel, and a
+ * page another worker cleared still costs this process a fault to map
+ * it.  A worker remembers the blocks it has mapped (zone->mapped, a bit
+ * per page, where a block starts); a block freed and taken again at the
+ * same place stays mapped.  MADV_POPULATE_WRITE changes no byte: the
  * block may meanwhile be in use by another worker, or freed.
  */
 
@@ -1097,6 +1116,42 @@ ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone, void *data)
     {
         *found = zone;
         return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Each worker starts with none of the zone's pages mapped (a fork does
+ * not copy the page tables of shared memory): its own empty bitmap.
+ */
+
+ngx_int_t
+ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_remote_help_store_zones(cycle,
+                                            ngx_http_remote_help_map_init,
+                                            cycle);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_map_init(ngx_http_remote_help_zone_t *zone, void *data)
+{
+    ngx_cycle_t  *cycle = data;
+
+    size_t  size;
+
+    if (zone->sh == NULL) {
+        return NGX_OK;
+    }
+
+    size = (zone->shm_zone->shm.size >> ngx_pagesize_shift) / 8 + 1;
+
+    zone->mapped = ngx_pcalloc(cycle->pool, size);
+    if (zone->mapped == NULL) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -110,6 +110,8 @@ typedef struct {
                                                    took, to prefault */
     ngx_http_remote_help_node_t **buckets;      /* sh's, fixed for life */
     uint32_t                      mask;
+    u_char                       *mapped;       /* a worker's: blocks it
+                                                   has mapped */
 } ngx_http_remote_help_zone_t;
 
 
@@ -179,6 +181,7 @@ ngx_int_t ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone,
 typedef ngx_int_t (*ngx_http_remote_help_zone_pt)(
     ngx_http_remote_help_zone_t *zone, void *data);
 
+ngx_int_t ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_pt handler, void *data);
 
