@@ -14,6 +14,7 @@
 
 
 static int ngx_rh_reserve(ngx_rh_buf_t *b, size_t len);
+static size_t ngx_rh_plain_run(const unsigned char *s, size_t len);
 static size_t ngx_rh_escaped_len(const unsigned char *s, size_t len);
 static unsigned char *ngx_rh_escape(unsigned char *p,
     const unsigned char *s, size_t len);
@@ -148,25 +149,24 @@ static const unsigned char  ngx_rh_escapes[256] = {
 
 
 /*
- * The length of a string escaped: eight bytes at a time while none of
- * them needs an escape (below 0x20, '"' or '\\'; see ngx_rh_plain() in
- * the parser for the flagging), then the table for the rest.
+ * The number of bytes from s on that need no escape (not below 0x20, not
+ * '"' nor '\\'): eight at a time where the byte order allows.  A byte
+ * b is flagged by (b - k) & ~b & 0x80 when it is below k; the borrow
+ * can flag bytes above a flagged byte, never below one, so the lowest
+ * flagged byte is the first that needs an escape.
  */
 
 static size_t
-ngx_rh_escaped_len(const unsigned char *s, size_t len)
+ngx_rh_plain_run(const unsigned char *s, size_t len)
 {
-    size_t         i, n;
-    unsigned char  e;
+    size_t    i;
 
 #if (defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ \
      && defined __GNUC__)
 
-    uint64_t       v, q, b, stop;
+    uint64_t  v, q, b, stop;
 
-    i = 0;
-
-    for ( /* void */ ; i + 8 <= len; i += 8) {
+    for (i = 0; i + 8 <= len; i += 8) {
         memcpy(&v, s + i, 8);
 
         q = v ^ 0x2222222222222222ULL;                         /* '"' */
@@ -178,22 +178,35 @@ ngx_rh_escaped_len(const unsigned char *s, size_t len)
                & 0x8080808080808080ULL;
 
         if (stop) {
-            break;
+            return i + (__builtin_ctzll(stop) >> 3);
         }
     }
 
 #else
-
     i = 0;
-
 #endif
 
-    for (n = len; i < len; i++) {
-        e = ngx_rh_escapes[s[i]];
+    while (i < len && ngx_rh_escapes[s[i]] == 0) {
+        i++;
+    }
 
-        if (e) {
-            n += (e == 'u') ? 5 : 1;
-        }
+    return i;
+}
+
+
+/* the length of a string escaped */
+
+static size_t
+ngx_rh_escaped_len(const unsigned char *s, size_t len)
+{
+    size_t  i, n;
+
+    n = len;
+
+    for (i = ngx_rh_plain_run(s, len); i < len; /* void */ ) {
+        n += (ngx_rh_escapes[s[i]] == 'u') ? 5 : 1;
+        i++;
+        i += ngx_rh_plain_run(s + i, len - i);
     }
 
     return n;
@@ -205,20 +218,24 @@ ngx_rh_escaped_len(const unsigned char *s, size_t len)
 static unsigned char *
 ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
 {
-    size_t          i, start;
-    unsigned char   e;
+    size_t          n;
+    unsigned char   c, e;
     static char     hex[] = "0123456789ABCDEF";
 
-    for (i = 0, start = 0; i < len; i++) {
-        e = ngx_rh_escapes[s[i]];
+    for ( ;; ) {
+        n = ngx_rh_plain_run(s, len);
 
-        if (e == 0) {
-            continue;
+        memcpy(p, s, n);
+        p += n;
+
+        if (n == len) {
+            return p;
         }
 
-        memcpy(p, s + start, i - start);
-        p += i - start;
-        start = i + 1;
+        c = s[n];
+        e = ngx_rh_escapes[c];
+        s += n + 1;
+        len -= n + 1;
 
         *p++ = '\\';
 
@@ -226,17 +243,13 @@ ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
             *p++ = 'u';
             *p++ = '0';
             *p++ = '0';
-            *p++ = hex[s[i] >> 4];
-            *p++ = hex[s[i] & 0xf];
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0xf];
 
         } else {
             *p++ = e;
         }
     }
-
-    memcpy(p, s + start, len - start);
-
-    return p + (len - start);
 }
 
 
