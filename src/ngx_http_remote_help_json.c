@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "ngx_http_remote_help_json.h"
+#include "ngx_http_remote_help_run.h"
 
 
 static int ngx_rh_reserve(ngx_rh_buf_t *b, size_t len);
-static size_t ngx_rh_plain_run(const unsigned char *s, size_t len);
 static size_t ngx_rh_escaped_len(const unsigned char *s, size_t len);
 static unsigned char *ngx_rh_escape(unsigned char *p,
     const unsigned char *s, size_t len);
@@ -148,52 +148,6 @@ static const unsigned char  ngx_rh_escapes[256] = {
 };
 
 
-/*
- * The number of bytes from s on that need no escape (not below 0x20, not
- * '"' nor '\\'): eight at a time where the byte order allows.  A byte
- * b is flagged by (b - k) & ~b & 0x80 when it is below k; the borrow
- * can flag bytes above a flagged byte, never below one, so the lowest
- * flagged byte is the first that needs an escape.
- */
-
-static size_t
-ngx_rh_plain_run(const unsigned char *s, size_t len)
-{
-    size_t    i;
-
-#if (defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ \
-     && defined __GNUC__)
-
-    uint64_t  v, q, b, stop;
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        memcpy(&v, s + i, 8);
-
-        q = v ^ 0x2222222222222222ULL;                         /* '"' */
-        b = v ^ 0x5c5c5c5c5c5c5c5cULL;                         /* '\\' */
-
-        stop = (((v - 0x2020202020202020ULL) & ~v)             /* < 0x20 */
-                | ((q - 0x0101010101010101ULL) & ~q)
-                | ((b - 0x0101010101010101ULL) & ~b))
-               & 0x8080808080808080ULL;
-
-        if (stop) {
-            return i + (__builtin_ctzll(stop) >> 3);
-        }
-    }
-
-#else
-    i = 0;
-#endif
-
-    while (i < len && ngx_rh_escapes[s[i]] == 0) {
-        i++;
-    }
-
-    return i;
-}
-
-
 /* the length of a string escaped */
 
 static size_t
@@ -203,10 +157,10 @@ ngx_rh_escaped_len(const unsigned char *s, size_t len)
 
     n = len;
 
-    for (i = ngx_rh_plain_run(s, len); i < len; /* void */ ) {
+    for (i = ngx_rh_run(s, len, 0x20, 0); i < len; /* void */ ) {
         n += (ngx_rh_escapes[s[i]] == 'u') ? 5 : 1;
         i++;
-        i += ngx_rh_plain_run(s + i, len - i);
+        i += ngx_rh_run(s + i, len - i, 0x20, 0);
     }
 
     return n;
@@ -223,7 +177,7 @@ ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
     static char     hex[] = "0123456789ABCDEF";
 
     for ( ;; ) {
-        n = ngx_rh_plain_run(s, len);
+        n = ngx_rh_run(s, len, 0x20, 0);
 
         memcpy(p, s, n);
         p += n;

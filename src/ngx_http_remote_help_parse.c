@@ -5,12 +5,12 @@
 
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ngx_http_remote_help_parse.h"
+#include "ngx_http_remote_help_run.h"
 
 
 #define NGX_RH_JSON_PREFIX                                                   \
@@ -41,7 +41,6 @@ static void ngx_rh_syntax_error(ngx_rh_parser_t *p,
     const unsigned char *data, size_t len, size_t offset);
 static void ngx_rh_literal(char *buf, size_t size, const unsigned char *s,
     size_t len);
-static size_t ngx_rh_plain(const unsigned char *s, size_t n);
 static int ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data,
     size_t len);
 static unsigned ngx_rh_utf8_lead(unsigned char c, unsigned char *lo,
@@ -355,52 +354,6 @@ ngx_rh_literal(char *buf, size_t size, const unsigned char *s, size_t len)
 
 
 /*
- * The length of the run of plain string bytes at s (ASCII, not '"' nor
- * '\\'), up to n: eight bytes at a time where the byte order allows.
- * A byte b is flagged by (b - 1) & ~b & 0x80 when it is zero; the
- * borrow can flag bytes above a zero byte too, never below one, so the
- * lowest flagged byte is the first one that ends the run.
- */
-
-static size_t
-ngx_rh_plain(const unsigned char *s, size_t n)
-{
-    size_t  i;
-
-#if (defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ \
-     && defined __GNUC__)
-
-    uint64_t  v, q, b, stop;
-
-    for (i = 0; i + 8 <= n; i += 8) {
-        memcpy(&v, s + i, 8);
-
-        q = v ^ 0x2222222222222222ULL;                         /* '"' */
-        b = v ^ 0x5c5c5c5c5c5c5c5cULL;                         /* '\\' */
-
-        stop = (v
-                | ((q - 0x0101010101010101ULL) & ~q)
-                | ((b - 0x0101010101010101ULL) & ~b))
-               & 0x8080808080808080ULL;
-
-        if (stop) {
-            return i + (__builtin_ctzll(stop) >> 3);
-        }
-    }
-
-#else
-    i = 0;
-#endif
-
-    while (i < n && s[i] < 0x80 && s[i] != '"' && s[i] != '\\') {
-        i++;
-    }
-
-    return i;
-}
-
-
-/*
  * The scanner sees every byte before yajl does.  yajl 2.1 accepts
  * overlong UTF-8, encoded surrogates and code points past U+10FFFF,
  * and turns a lone "\uD800" into "?": all of these are rejected here.
@@ -537,7 +490,7 @@ ngx_rh_scan(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
 
             /* the rest of a run of plain ASCII in the string */
 
-            i += ngx_rh_plain(data + i + 1, len - i - 1);
+            i += ngx_rh_run(data + i + 1, len - i - 1, 0, 1);
         }
     }
 
