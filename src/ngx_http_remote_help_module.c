@@ -371,6 +371,11 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
     set = ctx->set;
 
+    if (ctx->item) {
+        /* an update's key is known: its bucket comes in during the parse */
+        ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &ctx->key);
+    }
+
     rc = ngx_http_remote_help_parse_body(r, ctx, parser);
 
     if (rc == NGX_DECLINED) {
@@ -388,10 +393,10 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
     } else {
         key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
         key.len = parser->values[NGX_RH_KEY_PROP].len;
-    }
 
-    /* its hash bucket is fetched while the object is rendered */
-    ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &key);
+        /* a new key's bucket comes in while the object is rendered */
+        ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &key);
+    }
 
     for (tries = 0; tries < NGX_HTTP_RH_PATCH_TRIES; tries++) {
 
