@@ -41,8 +41,6 @@ static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 
 static uint64_t ngx_http_remote_help_random(void);
-static u_char *ngx_http_remote_help_hex(u_char *p, uint64_t v,
-    ngx_uint_t digits);
 static ngx_int_t ngx_http_remote_help_route(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_quoted(ngx_http_request_t *r,
@@ -867,8 +865,8 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 ngx_http_remote_help_ctx_t *
 ngx_http_remote_help_ctx(ngx_http_request_t *r)
 {
-    u_char                      *p;
-    uint64_t                     hi, lo;
+    u_char                      *p, *u;
+    uint64_t                     rnd[2];
     ngx_uint_t                   i;
     ngx_list_part_t             *part;
     ngx_table_elt_t             *h;
@@ -884,20 +882,24 @@ ngx_http_remote_help_ctx(ngx_http_request_t *r)
         return NULL;
     }
 
-    /* request-id: a random (version 4) UUID */
+    /* request-id: a random (version 4) UUID, RFC 4122 */
 
-    hi = (ngx_http_remote_help_random() & ~(uint64_t) 0xf000) | 0x4000;
-    lo = (ngx_http_remote_help_random() >> 2) | ((uint64_t) 1 << 63);
+    rnd[0] = ngx_http_remote_help_random();
+    rnd[1] = ngx_http_remote_help_random();
 
-    p = ngx_http_remote_help_hex(ctx->request_id, hi >> 32, 8);
+    u = (u_char *) rnd;
+    u[6] = (u_char) ((u[6] & 0x0f) | 0x40);
+    u[8] = (u_char) ((u[8] & 0x3f) | 0x80);
+
+    p = ngx_hex_dump(ctx->request_id, u, 4);
     *p++ = '-';
-    p = ngx_http_remote_help_hex(p, hi >> 16, 4);
+    p = ngx_hex_dump(p, u + 4, 2);
     *p++ = '-';
-    p = ngx_http_remote_help_hex(p, hi, 4);
+    p = ngx_hex_dump(p, u + 6, 2);
     *p++ = '-';
-    p = ngx_http_remote_help_hex(p, lo >> 48, 4);
+    p = ngx_hex_dump(p, u + 8, 2);
     *p++ = '-';
-    (void) ngx_http_remote_help_hex(p, lo, 12);
+    (void) ngx_hex_dump(p, u + 10, 6);
 
     ctx->client_request_id.data = ctx->request_id;
     ctx->client_request_id.len = NGX_HTTP_RH_UUID_LEN;
@@ -952,22 +954,6 @@ ngx_http_remote_help_random(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 
     return z ^ (z >> 31);
-}
-
-
-/* the low "digits" hex digits of v, most significant first */
-
-static u_char *
-ngx_http_remote_help_hex(u_char *p, uint64_t v, ngx_uint_t digits)
-{
-    u_char         *q;
-    static u_char   hex[] = "0123456789abcdef";
-
-    for (q = p + digits; q > p; v >>= 4) {
-        *--q = hex[v & 0xf];
-    }
-
-    return p + digits;
 }
 
 
