@@ -47,9 +47,12 @@ static unsigned ngx_rh_utf8_lead(unsigned char c, unsigned char *lo,
     unsigned char *hi);
 static int ngx_rh_store(ngx_rh_parser_t *p, const unsigned char *s,
     size_t len);
+static int ngx_rh_key_valid(ngx_rh_parser_t *p, const unsigned char *s,
+    size_t len);
 static int ngx_rh_not_string(ngx_rh_parser_t *p, const char *literal,
     size_t len);
-static int ngx_rh_nested(ngx_rh_parser_t *p, const char *node);
+static int ngx_rh_nested(ngx_rh_parser_t *p);
+static void ngx_rh_compound(ngx_rh_parser_t *p, char *buf, size_t size);
 static int ngx_rh_scalar(ngx_rh_parser_t *p);
 
 static int ngx_rh_on_null(void *ctx);
@@ -141,7 +144,12 @@ ngx_rh_parse_feed(ngx_rh_parser_t *p, const unsigned char *data, size_t len)
         return p->rc;
     }
 
+    p->feed = data;
+    p->feed_len = len;
+
     st = yajl_parse(p->yajl, data, len);
+
+    p->feed = NULL;
 
     if (st == yajl_status_ok) {
         p->offset += len;
@@ -527,7 +535,7 @@ ngx_rh_on_start_map(void *ctx)
         return 1;
     }
 
-    return ngx_rh_nested(p, "StartObject");
+    return ngx_rh_nested(p);
 }
 
 
@@ -547,13 +555,15 @@ ngx_rh_on_start_array(void *ctx)
         return 0;
     }
 
-    return ngx_rh_nested(p, "StartArray");
+    return ngx_rh_nested(p);
 }
 
 
 static int
-ngx_rh_nested(ngx_rh_parser_t *p, const char *node)
+ngx_rh_nested(ngx_rh_parser_t *p)
 {
+    char  lit[NGX_RH_LITERAL_MAX + 8];
+
     if (p->current == NGX_RH_CUR_IGNORED) {
         /* the value of an ignored annotation may be anything */
         p->depth++;
@@ -561,18 +571,99 @@ ngx_rh_nested(ngx_rh_parser_t *p, const char *node)
         return 1;
     }
 
+    /* the same words as for a number or a boolean where a string goes */
+
+    ngx_rh_compound(p, lit, sizeof(lit));
+
     if (p->current == NGX_RH_CUR_TYPE) {
-        ngx_rh_fail(p, NGX_RH_JSON_PREFIX " A node of type '%s' was read "
-                    "where the value of the '@odata.type' annotation was "
-                    "expected; however, a string was expected.", node);
+        ngx_rh_fail(p, "The value of the '@odata.type' annotation must be "
+                    "a string naming the type, not '%s'.", lit);
         return 0;
     }
 
-    ngx_rh_fail(p, NGX_RH_JSON_PREFIX " A node of type '%s' was read from "
-                "the JSON reader when trying to read the value of the "
-                "property '%s'; however, a 'PrimitiveValue' node was "
-                "expected.", node, p->set->props[p->current].name);
+    ngx_rh_fail(p, "Cannot convert the literal '%s' to the expected type "
+                "'%s' of the property '%s'.", lit,
+                ngx_rh_kind_edm(p->set->props[p->current].kind),
+                p->set->props[p->current].name);
     return 0;
+}
+
+
+/*
+ * The array or object that yajl has just opened, as the body has it:
+ * from its bracket to the one that closes it, or as much as the buffer
+ * being parsed holds, "..." when cut.
+ */
+
+static void
+ngx_rh_compound(ngx_rh_parser_t *p, char *buf, size_t size)
+{
+    size_t                start, end, limit;
+    unsigned              depth, in_string, escape;
+    const unsigned char  *s;
+
+    s = p->feed;
+    start = s ? yajl_get_bytes_consumed(p->yajl) : 0;
+
+    /* yajl has consumed the bracket itself */
+
+    if (start == 0 || start > p->feed_len
+        || (s[start - 1] != '[' && s[start - 1] != '{'))
+    {
+        ngx_rh_literal(buf, size, (const unsigned char *) "...", 3);
+        return;
+    }
+
+    start--;
+
+    limit = p->feed_len;
+
+    if (limit - start > NGX_RH_LITERAL_MAX) {
+        limit = start + NGX_RH_LITERAL_MAX;
+    }
+
+    depth = 0;
+    in_string = 0;
+    escape = 0;
+
+    for (end = start; end < limit; end++) {
+
+        if (in_string) {
+            if (escape) {
+                escape = 0;
+
+            } else if (s[end] == '\\') {
+                escape = 1;
+
+            } else if (s[end] == '"') {
+                in_string = 0;
+            }
+
+            continue;
+        }
+
+        if (s[end] == '"') {
+            in_string = 1;
+
+        } else if (s[end] == '[' || s[end] == '{') {
+            depth++;
+
+        } else if ((s[end] == ']' || s[end] == '}') && --depth == 0) {
+            ngx_rh_literal(buf, size, s + start, end + 1 - start);
+            return;
+        }
+    }
+
+    /* longer than a literal is quoted, or beyond this buffer */
+
+    ngx_rh_literal(buf, size, s + start, end - start);
+
+    end = strlen(buf);
+
+    if (end + 4 <= size && (end < 3 || memcmp(buf + end - 3, "...", 3) != 0))
+    {
+        memcpy(buf + end, "...", 4);
+    }
 }
 
 
@@ -894,10 +985,7 @@ ngx_rh_store(ngx_rh_parser_t *p, const unsigned char *s, size_t len)
         break;
 
     default:
-        if (p->current == NGX_RH_KEY_PROP && len == 0) {
-            ngx_rh_fail(p, "The property '%s' is the key of type "
-                        "'microsoft.graph.%s' and cannot be empty.",
-                        prop->name, p->set->type);
+        if (p->current == NGX_RH_KEY_PROP && !ngx_rh_key_valid(p, s, len)) {
             return 0;
         }
 
@@ -928,6 +1016,50 @@ bad_literal:
     ngx_rh_fail(p, "Cannot convert the literal '%s' to the expected type "
                 "'%s'.", lit, ngx_rh_kind_edm(prop->kind));
     return 0;
+}
+
+
+/*
+ * A key must fit in a URL that nginx accepts: not empty, at most
+ * NGX_RH_KEY_MAX bytes, no control character (nginx refuses %00 in a
+ * request line, and the others are no key a client can type).
+ */
+
+static int
+ngx_rh_key_valid(ngx_rh_parser_t *p, const unsigned char *s, size_t len)
+{
+    size_t               i;
+    const ngx_rh_prop_t  *prop;
+
+    prop = &p->set->props[NGX_RH_KEY_PROP];
+
+    if (len == 0) {
+        ngx_rh_fail(p, "The property '%s' is the key of type "
+                    "'microsoft.graph.%s' and cannot be empty.",
+                    prop->name, p->set->type);
+        return 0;
+    }
+
+    if (len > NGX_RH_KEY_MAX) {
+        ngx_rh_fail(p, "The property '%s' is the key of type "
+                    "'microsoft.graph.%s' and cannot be longer than %d "
+                    "bytes (UTF-8); the value has %zu.",
+                    prop->name, p->set->type, NGX_RH_KEY_MAX, len);
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            ngx_rh_fail(p, "The property '%s' is the key of type "
+                        "'microsoft.graph.%s' and cannot contain a control "
+                        "character (U+0000 to U+001F, U+007F): U+%04X at "
+                        "byte %zu.", prop->name, p->set->type,
+                        (unsigned) s[i], i);
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -24,6 +24,9 @@
 
 #define NGX_RH_MESSAGE_MAX    512
 
+/* a sessionKey fits in a URL nginx accepts */
+#define NGX_RH_KEY_MAX        1024
+
 
 typedef struct {
     const unsigned char      *data;      /* NULL: JSON null */
@@ -46,6 +49,10 @@ typedef struct {
     int                       current;
     unsigned                  seen;
     ngx_rh_name_t            *annotations;
+
+    /* the buffer yajl is parsing: an array or object quoted in a message */
+    const unsigned char      *feed;
+    size_t                    feed_len;
 
     /* the scanner in front of yajl: strict UTF-8 and \u pairing */
     size_t                    offset;

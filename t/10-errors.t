@@ -101,12 +101,19 @@ for my $case (['[]', 'an array'], ['"str"', 'a string'], ['42', 'a number'],
         "top level $case->[1]");
 }
 
+# a wrong kind of value gets the same words whatever its JSON kind
 bad_body($ext, '{"sessionKey":"n1","acsHelperUserToken":{"a":"b"}}',
-    qr/^$JSON A node of type 'StartObject' was read .* property 'acsHelperUserToken'/,
+    qr/^Cannot convert the literal '\{"a":"b"\}' to the expected type 'Edm\.String' of the property 'acsHelperUserToken'\.$/,
     'an object as a value');
 bad_body($ext, '{"sessionKey":"n1","acsHelperUserToken":["a"]}',
-    qr/^$JSON A node of type 'StartArray' was read .* property 'acsHelperUserToken'/,
+    qr/^Cannot convert the literal '\["a"\]' to the expected type 'Edm\.String' of the property 'acsHelperUserToken'\.$/,
     'an array as a value');
+bad_body($ext, '{"sessionKey":"n1","sessionExpirationDateTime":[1, 2]}',
+    qr/^Cannot convert the literal '\[1, 2\]' to the expected type 'Edm\.DateTimeOffset' of the property 'sessionExpirationDateTime'\.$/,
+    'an array as a date');
+bad_body($ext, '{"sessionKey":"n1","acsHelperUserToken":5}',
+    qr/^Cannot convert the literal '5' to the expected type 'Edm\.String' of the property 'acsHelperUserToken'\.$/,
+    'a number as a value');
 
 # empty and blank bodies
 for my $case (['', 'empty body'], ["  \r\n\t ", 'whitespace only']) {

@@ -111,6 +111,94 @@ invalid(const ngx_rh_set_t *set, const char *body, const char *key,
 }
 
 
+/* a body fed whole: the message is exactly "expect" */
+
+static void
+compound(const char *body, const char *expect)
+{
+    int              rc;
+    ngx_rh_parser_t  p;
+
+    rc = parse(EXTEND, body, 0, NULL, &p);
+    ok(rc == NGX_RH_INVALID && strcmp(p.message, expect) == 0,
+       "compound value quoted: %s", rc == NGX_RH_OK ? "accepted" : p.message);
+    ngx_rh_parse_free(&p);
+}
+
+
+/* every key can be put in a URL: at most 1,024 bytes, no control char */
+
+static void
+keys(void)
+{
+    int              rc;
+    char             body[8192], *b;
+    size_t           i;
+    ngx_rh_parser_t  p;
+    static const char  *bad[] = { "\\u0000", "\\u0001", "\\u001f",
+                                  "\\u007f", "\x7f", "\\n", "\\t" };
+
+    for (i = 1023; i <= 1025; i++) {
+        b = body + sprintf(body, "{\"sessionKey\":\"");
+        memset(b, 'k', i);
+        strcpy(b + i, "\"}");
+        rc = parse(EXTEND, body, 0, NULL, &p);
+        ok((i <= 1024) == (rc == NGX_RH_OK)
+           && (rc == NGX_RH_OK || strstr(p.message, "cannot be longer than "
+                                         "1024 bytes (UTF-8); the value has "
+                                         "1025.") != NULL),
+           "key of %zu ASCII bytes: %s", i,
+           rc == NGX_RH_OK ? "accepted" : p.message);
+        ngx_rh_parse_free(&p);
+    }
+
+    /* four-byte characters: 256 of them are 1,024 bytes */
+
+    for (i = 256; i <= 257; i++) {
+        size_t  j;
+
+        b = body + sprintf(body, "{\"sessionKey\":\"");
+
+        for (j = 0; j < i; j++) {
+            b += sprintf(b, "\xf0\x9f\x98\x80");
+        }
+
+        strcpy(b, "\"}");
+        rc = parse(RETRIEVE, body, 0, NULL, &p);
+        ok((i == 256) == (rc == NGX_RH_OK),
+           "key of %zu four-byte characters: %s", i,
+           rc == NGX_RH_OK ? "accepted" : p.message);
+        ngx_rh_parse_free(&p);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sprintf(body, "{\"sessionKey\":\"a%sb\"}", bad[i]);
+        rc = parse(ACCESS, body, 0, NULL, &p);
+        ok(rc == NGX_RH_INVALID
+           && strstr(p.message, "cannot contain a control character "
+                     "(U+0000 to U+001F, U+007F): U+00") != NULL
+           && strstr(p.message, " at byte 1.") != NULL,
+           "key with control character %zu: %s", i,
+           rc == NGX_RH_OK ? "accepted" : p.message);
+        ngx_rh_parse_free(&p);
+    }
+
+    /* U+0080 and U+00A0 are no control characters of the rule */
+
+    rc = parse(ACCESS, "{\"sessionKey\":\"a\\u0080\\u00a0b\"}", 0, NULL,
+               &p);
+    ok(rc == NGX_RH_OK, "key with U+0080 and U+00A0 accepted");
+    ngx_rh_parse_free(&p);
+
+    /* a body's other strings may hold control characters */
+
+    rc = parse(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":"
+               "\"a\\u0000\\nb\"}", 0, NULL, &p);
+    ok(rc == NGX_RH_OK, "control characters in other properties accepted");
+    ngx_rh_parse_free(&p);
+}
+
+
 /*
  * A string's plain runs are skipped eight bytes at a time: a quote, an
  * escape, a non-ASCII byte or a bad one at every place of a 40-byte
@@ -314,13 +402,35 @@ test_parse(void)
     invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":true}",
             NULL, "literal 'true'", "boolean");
     invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":{}}",
-            NULL, "'StartObject'", "object as a value");
+            NULL, "Cannot convert the literal '{", "object as a value");
     invalid(EXTEND, "{\"sessionKey\":\"k\",\"acsHelperUserToken\":[\"a\"]}",
-            NULL, "'StartArray'", "array as a value");
+            NULL, "' to the expected type 'Edm.String' of the property "
+            "'acsHelperUserToken'.", "array as a value");
+    invalid(EXTEND, "{\"sessionKey\":\"k\",\"deviceName\":[\"a\"]}",
+            NULL, "does not exist", "a property of another type");
+    invalid(RETRIEVE, "{\"sessionKey\":\"k\",\"deviceName\":[\"a\"]}",
+            NULL, "Cannot convert the literal '[", "array, retrieve set");
+
+    /* fed whole, the array or object is quoted as the body has it */
+
+    compound("{\"sessionKey\":\"k\",\"acsHelperUserToken\":[\"a\", {\"b\":\"]\"}]}",
+             "Cannot convert the literal '[\"a\", {\"b\":\"]\"}]' to the "
+             "expected type 'Edm.String' of the property "
+             "'acsHelperUserToken'.");
+    compound("{\"sessionKey\":{\"x\":1}}",
+             "Cannot convert the literal '{\"x\":1}' to the expected type "
+             "'Edm.String' of the property 'sessionKey'.");
+    compound("{\"@odata.type\":[],\"sessionKey\":\"k\"}",
+             "The value of the '@odata.type' annotation must be a string "
+             "naming the type, not '[]'.");
+    compound("{\"sessionKey\":\"k\",\"acsHelperUserToken\":[\"01234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"]}",
+             "Cannot convert the literal '[\"012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345...' to the expected type "
+             "'Edm.String' of the property 'acsHelperUserToken'.");
     invalid(EXTEND, "{\"sessionKey\":null}", NULL, "cannot be null",
             "null key");
     invalid(EXTEND, "{\"sessionKey\":\"\"}", NULL, "cannot be empty",
             "empty key");
+    keys();
     invalid(EXTEND, "{\"acsHelperUserToken\":\"t\"}", NULL,
             "'sessionKey' is required", "key missing on create");
     invalid(EXTEND, "{}", NULL, "'sessionKey' is required",
