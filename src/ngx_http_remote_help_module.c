@@ -1972,6 +1972,10 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
+    if (ngx_http_remote_help_counters_conf(cf, zone) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     shm_zone->init = ngx_http_remote_help_init_zone;
     shm_zone->data = zone;
 

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_store.h"
 
 
 #define NGX_HTTP_RH_AUTH_OFF      0
@@ -75,6 +76,8 @@ ngx_table_elt_t *ngx_http_remote_help_add_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_remote_help_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_remote_help_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_remote_help_log_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_remote_help_counters_conf(ngx_conf_t *cf,
+    ngx_http_remote_help_zone_t *zone);
 
 
 #endif /* _NGX_HTTP_REMOTE_HELP_MODULE_H_INCLUDED_ */

@@ -34,6 +34,8 @@ static u_char *ngx_http_remote_help_status_json(u_char *p,
     ngx_http_remote_help_figures_t *f);
 static u_char *ngx_http_remote_help_status_prometheus(u_char *p,
     ngx_http_remote_help_figures_t *f);
+static ngx_int_t ngx_http_remote_help_counters_init(ngx_shm_zone_t *shm_zone,
+    void *data);
 static ngx_int_t ngx_http_remote_help_value(ngx_http_variable_value_t *v,
     u_char *data, size_t len);
 static ngx_int_t ngx_http_remote_help_set_variable(ngx_http_request_t *r,
@@ -183,7 +185,7 @@ ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     f->used = f->size - f->free;
 
     for (i = 0; i < NGX_HTTP_RH_STATUSES; i++) {
-        f->requests[i] = sh->requests[i];
+        f->requests[i] = zone->counters->requests[i];
     }
 }
 
@@ -337,13 +339,94 @@ ngx_http_remote_help_log_handler(ngx_http_request_t *r)
     }
 
     zone = rlcf->shm_zone->data;
-    status = r->headers_out.status;
 
-    if (zone->sh == NULL || status < 100 || status >= 600) {
+    /*
+     * A request whose client went away before any response (nginx logs
+     * the status it would have sent) is counted as nginx's 499, never
+     * as an error the client did not get.
+     */
+
+    status = r->header_sent ? r->headers_out.status
+                            : NGX_HTTP_CLIENT_CLOSED_REQUEST;
+
+    if (zone->counters == NULL || status < 100 || status >= 600) {
         return NGX_OK;
     }
 
-    (void) ngx_atomic_fetch_add(&zone->sh->requests[status - 100], 1);
+    (void) ngx_atomic_fetch_add(&zone->counters->requests[status - 100], 1);
+
+    return NGX_OK;
+}
+
+
+/* the counters' own zone, "NAME#requests", beside the objects' zone */
+
+ngx_int_t
+ngx_http_remote_help_counters_conf(ngx_conf_t *cf,
+    ngx_http_remote_help_zone_t *zone)
+{
+    ngx_str_t        name;
+    ngx_shm_zone_t  *shm_zone;
+
+    name.len = zone->name.len + sizeof("#requests") - 1;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(name.data, "%V#requests", &zone->name);
+
+    /* the size never changes, so every reload keeps the zone */
+
+    shm_zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                     &ngx_http_remote_help_module);
+    if (shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "shared memory zone \"%V\" is already declared",
+                           &name);
+        return NGX_ERROR;
+    }
+
+    shm_zone->init = ngx_http_remote_help_counters_init;
+    shm_zone->data = zone;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_counters_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_remote_help_zone_t  *ozone = data;
+
+    ngx_slab_pool_t              *shpool;
+    ngx_http_remote_help_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        zone->counters = ozone->counters;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->counters = shpool->data;
+        return NGX_OK;
+    }
+
+    zone->counters = ngx_slab_calloc(shpool,
+                                     sizeof(ngx_http_remote_help_counters_t));
+    if (zone->counters == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = zone->counters;
 
     return NGX_OK;
 }

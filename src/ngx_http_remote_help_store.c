@@ -1041,8 +1041,6 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     zone->sh->seq = osh->seq;
     zone->sh->created = osh->created;
     zone->sh->live = osh->live;
-    ngx_memcpy((void *) zone->sh->requests, (void *) osh->requests,
-               sizeof(osh->requests));
     ngx_memcpy(zone->sh->objects, osh->objects, sizeof(osh->objects));
 
     zone->sh->state.size = osh->state.size;

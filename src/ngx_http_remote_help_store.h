@@ -89,12 +89,23 @@ typedef struct {
     ngx_http_remote_help_node_t **buckets;
     uint32_t                      mask;         /* buckets - 1 */
     ngx_http_remote_help_heap_t   heap;
-    ngx_atomic_t                  requests[NGX_HTTP_RH_STATUSES];
     ngx_http_remote_help_state_sh_t  state;
 } ngx_http_remote_help_sh_t;
 
 
 typedef struct ngx_http_remote_help_state_s  ngx_http_remote_help_state_t;
+
+
+/*
+ * The responses counted by status live in a small zone of their own
+ * ("NAME#requests", remote_help_status.c) whose size never changes: a
+ * reload that resizes the objects' zone keeps it, so the old workers
+ * that finish their requests after the copy count where the new ones do.
+ */
+
+typedef struct {
+    ngx_atomic_t                  requests[NGX_HTTP_RH_STATUSES];
+} ngx_http_remote_help_counters_t;
 
 
 typedef struct {
@@ -104,6 +115,7 @@ typedef struct {
     ngx_shm_zone_t               *shm_zone;
     ngx_cycle_t                  *cycle;
     ngx_http_remote_help_state_t *state;        /* NULL: no state= */
+    ngx_http_remote_help_counters_t  *counters; /* in "NAME#requests" */
     ngx_http_remote_help_sh_t    *retire;       /* resized from, until
                                                    the cycle commits */
     void                         *fresh;        /* a block this process
