@@ -2079,4 +2079,5 @@ static void
 ngx_http_remote_help_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_remote_help_state_exit_process(cycle);
+    ngx_http_remote_help_store_exit_process(cycle);
 }

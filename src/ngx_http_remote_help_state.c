@@ -56,6 +56,12 @@ static ngx_int_t ngx_http_remote_help_state_apply(
     ngx_http_remote_help_zone_t *zone, ngx_pool_t *pool,
     ngx_rbtree_t *deleted, u_char *p, uint32_t len);
 static ngx_int_t ngx_http_remote_help_state_header(ngx_fd_t fd);
+static void ngx_http_remote_help_state_lock(
+    ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_state_unlock(
+    ngx_http_remote_help_zone_t *zone);
+static ngx_int_t ngx_http_remote_help_state_fd(
+    ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_state_seal(
     ngx_http_remote_help_record_t *rec, uint64_t seq);
 static ngx_int_t ngx_http_remote_help_state_write(ngx_fd_t fd,
@@ -813,10 +819,109 @@ ngx_http_remote_help_state_write(ngx_fd_t fd, struct iovec *iov, int niov,
 
 
 /*
- * Appends share the file lock: the kernel keeps each O_APPEND writev()
- * whole, and the sizes are counted atomically.  The lock is taken alone
- * to start, finish or write a batch of a compaction.
+ * The file lock.  Appends take it one at a time (the kernel writes
+ * O_APPEND writes to one file one at a time anyway), so that the part
+ * of a record a killed process may leave (a write is cut short between
+ * two pages when a SIGKILL arrives) is always at the end of the file:
+ * whoever takes the lock over cuts PATH back to the bytes counted, and
+ * abandons a compaction under way (PATH.tmp may end the same way).
  */
+
+static void
+ngx_http_remote_help_state_lock(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_file_info_t                   fi;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    ssh = &zone->sh->state;
+    st = zone->state;
+
+    if (ngx_http_remote_help_mutex_lock(&ssh->lock)
+        != NGX_HTTP_RH_ORPHANED)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                  "remote_help_zone \"%V\": process %P exited while it "
+                  "wrote state file \"%s\"", &zone->name,
+                  (ngx_pid_t) ssh->lock.orphaned, st->path.data);
+
+    if (ssh->compactor) {
+        ssh->abort = 1;
+    }
+
+    if (ngx_http_remote_help_state_fd(zone) != NGX_OK
+        || ngx_fd_info(st->fd, &fi) == NGX_FILE_ERROR)
+    {
+        return;
+    }
+
+    if (ngx_file_size(&fi) > (off_t) ssh->size) {
+
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "state file \"%s\": %O bytes of a record not "
+                      "acknowledged cut off at offset %O", st->path.data,
+                      ngx_file_size(&fi) - (off_t) ssh->size,
+                      (off_t) ssh->size);
+
+        if (ftruncate(st->fd, (off_t) ssh->size) == -1) {
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                          "ftruncate(\"%s\", %O) failed, remote_help_zone "
+                          "\"%V\" takes no writes until nginx is restarted",
+                          st->path.data, (off_t) ssh->size, &zone->name);
+            ssh->broken = 1;
+        }
+    }
+}
+
+
+static void
+ngx_http_remote_help_state_unlock(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_http_remote_help_mutex_unlock(&zone->sh->state.lock);
+}
+
+
+/* under the file lock: this process's descriptor of the current PATH */
+
+static ngx_int_t
+ngx_http_remote_help_state_fd(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    ssh = &zone->sh->state;
+    st = zone->state;
+
+    if (st->gen == ssh->gen && st->fd != NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    /* a compaction renamed a new file over PATH */
+
+    if (st->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->fd);
+    }
+
+    st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
+                           NGX_FILE_OPEN, 0);
+
+    if (st->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                      ngx_open_file_n " state file \"%s\" failed, "
+                      "remote_help_zone \"%V\" takes no writes until "
+                      "nginx is restarted", st->path.data, &zone->name);
+        ssh->broken = 1;
+        return NGX_ERROR;
+    }
+
+    st->gen = ssh->gen;
+
+    return NGX_OK;
+}
+
 
 ngx_int_t
 ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
@@ -842,33 +947,10 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     failed = 0;
     compact = 0;
 
-    ngx_rwlock_rlock(&ssh->lock);
+    ngx_http_remote_help_state_lock(zone);
 
-    if (ssh->broken) {
+    if (ssh->broken || ngx_http_remote_help_state_fd(zone) != NGX_OK) {
         goto done;
-    }
-
-    if (st->gen != ssh->gen || st->fd == NGX_INVALID_FILE) {
-
-        /* a compaction renamed a new file over PATH */
-
-        if (st->fd != NGX_INVALID_FILE) {
-            (void) ngx_close_file(st->fd);
-        }
-
-        st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
-                               NGX_FILE_OPEN, 0);
-
-        if (st->fd == NGX_INVALID_FILE) {
-            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                          ngx_open_file_n " state file \"%s\" failed, "
-                          "remote_help_zone \"%V\" takes no writes until "
-                          "nginx is restarted", st->path.data, &zone->name);
-            ssh->broken = 1;
-            goto done;
-        }
-
-        st->gen = ssh->gen;
     }
 
     if (ngx_http_remote_help_state_write(st->fd, rec->iov, rec->niov,
@@ -888,7 +970,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
         goto done;
     }
 
-    (void) ngx_atomic_fetch_add(&ssh->size, rec->size);
+    ssh->size += rec->size;
     wrote = 1;
     rc = NGX_OK;
 
@@ -917,7 +999,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
             ssh->abort = 1;
 
         } else {
-            (void) ngx_atomic_fetch_add(&ssh->tmp_size, rec->size);
+            ssh->tmp_size += rec->size;
             wrote |= 2;
         }
 
@@ -928,7 +1010,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
         {
             st->checked = ngx_current_msec;
 
-            if (kill(ssh->compactor, 0) == -1 && ngx_errno == NGX_ESRCH) {
+            if (ngx_http_remote_help_gone(ssh->compactor)) {
                 compact = 2;
             }
         }
@@ -943,50 +1025,39 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
 
 done:
 
-    ngx_rwlock_unlock(&ssh->lock);
+    if (failed && st->fd != NGX_INVALID_FILE
+        && ngx_fd_info(st->fd, &fi) != NGX_FILE_ERROR)
+    {
+        /*
+         * Nothing may follow a part of a record: it would read as
+         * damage.  All whole records are counted now; when only a
+         * part of one record is beyond them, it is cut off.
+         */
 
-    if (failed || compact) {
+        end = (off_t) ssh->size;
 
-        ngx_rwlock_wlock(&ssh->lock);
-
-        if (failed && st->fd != NGX_INVALID_FILE
-            && ngx_fd_info(st->fd, &fi) != NGX_FILE_ERROR)
+        if (ngx_file_size(&fi) > end
+            && ngx_file_size(&fi) - end < (off_t) rec->size
+            && ftruncate(st->fd, end) == -1)
         {
-            /*
-             * Nothing may follow a part of a record: it would read as
-             * damage.  All whole records are counted now; when only a
-             * part of one record is beyond them, it is cut off.
-             */
-
-            end = (off_t) ssh->size;
-
-            if (ngx_file_size(&fi) > end
-                && ngx_file_size(&fi) - end < (off_t) rec->size
-                && ftruncate(st->fd, end) == -1)
-            {
-                ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                              "ftruncate(\"%s\", %O) failed",
-                              st->path.data, end);
-            }
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                          "ftruncate(\"%s\", %O) failed",
+                          st->path.data, end);
         }
-
-        if (compact == 1 && ssh->compactor == 0) {
-            ngx_http_remote_help_state_start(zone);
-
-        } else if (compact == 2 && ssh->compactor
-                   && ssh->compactor != ngx_pid
-                   && kill(ssh->compactor, 0) == -1
-                   && ngx_errno == NGX_ESRCH)
-        {
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          "compaction of \"%s\" by process %P is gone, "
-                          "starting it again", st->path.data,
-                          ssh->compactor);
-            ngx_http_remote_help_state_start(zone);
-        }
-
-        ngx_rwlock_unlock(&ssh->lock);
     }
+
+    if (compact == 1) {
+        ngx_http_remote_help_state_start(zone);
+
+    } else if (compact == 2) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "compaction of \"%s\" by process %P is gone, "
+                      "starting it again", st->path.data,
+                      ssh->compactor);
+        ngx_http_remote_help_state_start(zone);
+    }
+
+    ngx_http_remote_help_state_unlock(zone);
 
     (void) ngx_atomic_fetch_add(&ssh->pending, -1);
 
@@ -1121,13 +1192,13 @@ ngx_http_remote_help_state_next(ngx_http_remote_help_sh_t *sh,
         o = (ngx_http_remote_help_node_t *) node;
 
     } else {
-        o = ngx_http_remote_help_store_first(sh, st->cursor_set, st->cursor);
+        o = ngx_http_remote_help_store_first_locked(sh, st->cursor_set, st->cursor);
     }
 
     while (o == NULL && st->cursor_set < NGX_RH_NSETS - 1) {
         st->cursor_set++;
         st->cursor = 0;
-        o = ngx_http_remote_help_store_first(sh, st->cursor_set, 0);
+        o = ngx_http_remote_help_store_first_locked(sh, st->cursor_set, 0);
     }
 
     return o;
@@ -1163,7 +1234,9 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
     used = 0;
     *done = 0;
 
-    ngx_rwlock_rlock(&sh->lock);
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     o = ngx_http_remote_help_state_next(sh, st, NULL);
 
@@ -1220,16 +1293,16 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         *done = 1;
     }
 
-    ngx_rwlock_unlock(&sh->lock);
+    ngx_http_remote_help_store_runlock(zone);
 
     if (rc != NGX_OK) {
         return rc;
     }
 
-    ngx_rwlock_wlock(&ssh->lock);
+    ngx_http_remote_help_state_lock(zone);
 
     if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
-        ngx_rwlock_unlock(&ssh->lock);
+        ngx_http_remote_help_state_unlock(zone);
         return NGX_ERROR;
     }
 
@@ -1248,7 +1321,7 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         }
     }
 
-    ngx_rwlock_unlock(&ssh->lock);
+    ngx_http_remote_help_state_unlock(zone);
 
     return rc;
 }
@@ -1275,10 +1348,10 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
         return;
     }
 
-    ngx_rwlock_wlock(&ssh->lock);
+    ngx_http_remote_help_state_lock(zone);
 
     if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
-        ngx_rwlock_unlock(&ssh->lock);
+        ngx_http_remote_help_state_unlock(zone);
         ngx_http_remote_help_state_abort(zone);
         return;
     }
@@ -1287,7 +1360,7 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                       ngx_rename_file_n " \"%s\" to \"%s\" failed, "
                       "compaction abandoned", st->tmp.data, st->path.data);
-        ngx_rwlock_unlock(&ssh->lock);
+        ngx_http_remote_help_state_unlock(zone);
         ngx_http_remote_help_state_abort(zone);
         return;
     }
@@ -1306,7 +1379,7 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
     st->gen = ssh->gen;
     st->tmp_fd = NGX_INVALID_FILE;
 
-    ngx_rwlock_unlock(&ssh->lock);
+    ngx_http_remote_help_state_unlock(zone);
 
     /* the rename itself on disk */
 
@@ -1332,7 +1405,7 @@ ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
     ssh = &zone->sh->state;
     st = zone->state;
 
-    ngx_rwlock_wlock(&ssh->lock);
+    ngx_http_remote_help_state_lock(zone);
 
     if (ssh->compactor == ngx_pid) {
         ssh->compactor = 0;
@@ -1340,7 +1413,7 @@ ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
         (void) ngx_delete_file(st->tmp.data);
     }
 
-    ngx_rwlock_unlock(&ssh->lock);
+    ngx_http_remote_help_state_unlock(zone);
 
     if (st->tmp_fd != NGX_INVALID_FILE) {
         (void) ngx_close_file(st->tmp_fd);
@@ -1377,15 +1450,17 @@ ngx_http_remote_help_state_open(ngx_http_remote_help_zone_t *zone,
     st->event.log = cycle->log;
     st->event.cancelable = 0;
 
-    /* opened under the lock: the file and its generation agree */
+    /* opened under the file lock: the file and its generation agree */
 
-    ngx_rwlock_rlock(&zone->sh->lock);
+    ngx_http_remote_help_state_lock(zone);
 
-    st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
-                           NGX_FILE_OPEN, 0);
-    st->gen = zone->sh->state.gen;
+    if (st->fd == NGX_INVALID_FILE) {
+        st->fd = ngx_open_file(st->path.data, NGX_FILE_WRONLY|O_APPEND,
+                               NGX_FILE_OPEN, 0);
+        st->gen = zone->sh->state.gen;
+    }
 
-    ngx_rwlock_unlock(&zone->sh->lock);
+    ngx_http_remote_help_state_unlock(zone);
 
     if (st->fd == NGX_INVALID_FILE) {
         /* writes answer 500 until it can be opened */

@@ -24,11 +24,12 @@ typedef struct {
     ngx_uint_t                    state;
     off_t                         state_size;
     ngx_uint_t                    compactions;
+    ngx_uint_t                    repairs;
 } ngx_http_remote_help_figures_t;
 
 
-static void ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_figures_t *f);
+static ngx_int_t ngx_http_remote_help_figures(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_figures_t *f);
 static u_char *ngx_http_remote_help_quote(u_char *p, ngx_str_t *s);
 static u_char *ngx_http_remote_help_status_json(u_char *p,
     ngx_http_remote_help_figures_t *f);
@@ -122,7 +123,9 @@ ngx_http_remote_help_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_remote_help_figures(rlcf->status_zone->data, f);
+    if (ngx_http_remote_help_figures(rlcf->status_zone->data, f) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     /* the name quoted: at most 6 bytes for each of its bytes */
 
@@ -155,7 +158,7 @@ ngx_http_remote_help_status_handler(ngx_http_request_t *r)
 }
 
 
-static void
+static ngx_int_t
 ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_figures_t *f)
 {
@@ -167,10 +170,11 @@ ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     f->name = zone->name;
     f->size = zone->shm_zone->shm.size;
 
-    ngx_rwlock_rlock(&sh->lock);
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    /* the slab is only changed under the zone's write lock */
-    f->free = (off_t) zone->shpool->pfree * ngx_pagesize;
+    f->free = (off_t) ngx_http_remote_help_store_free_locked(zone);
 
     for (i = 0; i < NGX_RH_NSETS; i++) {
         f->objects[i] = sh->objects[i];
@@ -179,14 +183,17 @@ ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     f->state = (zone->state != NULL);
     f->state_size = sh->state.size;
     f->compactions = sh->state.compactions;
+    f->repairs = sh->repairs;
 
-    ngx_rwlock_unlock(&sh->lock);
+    ngx_http_remote_help_store_runlock(zone);
 
     f->used = f->size - f->free;
 
     for (i = 0; i < NGX_HTTP_RH_STATUSES; i++) {
         f->requests[i] = zone->counters->requests[i];
     }
+
+    return NGX_OK;
 }
 
 
@@ -250,6 +257,9 @@ ngx_http_remote_help_status_json(u_char *p, ngx_http_remote_help_figures_t *f)
 
     *p++ = '}';
 
+    /* rebuilds after a process died holding the zone's lock */
+    p = ngx_sprintf(p, ",\"repairs\":%ui", f->repairs);
+
     if (f->state) {
         p = ngx_sprintf(p, ",\"state\":{\"bytes\":%O,\"compactions\":%ui}",
                         f->state_size, f->compactions);
@@ -305,6 +315,13 @@ ngx_http_remote_help_status_prometheus(u_char *p,
                             f->requests[i]);
         }
     }
+
+    p = ngx_sprintf(p,
+            "# HELP nginx_remote_help_repairs_total Rebuilds of the zone "
+            "after a process died while it changed it.\n"
+            "# TYPE nginx_remote_help_repairs_total counter\n"
+            "nginx_remote_help_repairs_total{zone=%V} %ui\n",
+            &z, f->repairs);
 
     if (f->state) {
         p = ngx_sprintf(p,

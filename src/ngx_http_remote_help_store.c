@@ -2,17 +2,20 @@
 /*
  * ngx_http_remote_help_module: the shared-memory store.
  *
- * Every object is one chunk: a header with the rbtree node, the spans
- * of its property literals, its key, and its JSON rendered once at
- * write time.  Chunks come in size classes 1/16 of a power of two apart,
- * carved from blocks of slab pages (the slab's own classes are powers of
- * two: a 780-byte object would take 1,024 bytes).  Lookups go through
- * a hash table of chains.  Listings go through one rbtree per set,
- * ordered by creation: a new object goes to the right end of its tree,
- * down a path that stays in the cache, where a tree ordered by key
- * costs a cache miss per level.
- * Readers share an ngx_rwlock; writers hold it exclusively, and the slab
- * is only touched under it, so the slab's own mutex is not needed.
+ * Every object is one chunk of the zone's heap: a header with the
+ * rbtree node, the spans of its property literals, its key, and its JSON
+ * rendered once at write time.  Lookups go through a hash table of
+ * chains.  Listings go through one rbtree per set, ordered by creation:
+ * a new object goes to the right end of its tree, down a path that stays
+ * in the cache, where a tree ordered by key costs a cache miss per level.
+ *
+ * Readers share the zone's lock, writers hold it alone.  A process may
+ * be killed while it holds it: the hash table is therefore only ever
+ * changed by one aligned store of a complete object (a new version is a
+ * new chunk put in the old one's place), so that it always holds every
+ * object exactly once, as it was or as it was being written; whoever
+ * takes the lock over from a dead writer rebuilds the rest (the heap,
+ * the trees, the counts) from it (ngx_http_remote_help_repair_locked).
  */
 
 
@@ -23,37 +26,48 @@
 #include "ngx_http_remote_help_state.h"
 
 
-static ngx_uint_t ngx_http_remote_help_class(size_t size);
-static size_t ngx_http_remote_help_class_size(ngx_uint_t cls);
-static void ngx_http_remote_help_heap_init(ngx_http_remote_help_heap_t *heap,
-    size_t zone_size);
 static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc(
     ngx_http_remote_help_zone_t *zone, size_t size);
 static void ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
-static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n);
-static void ngx_http_remote_help_prefault(ngx_http_remote_help_zone_t *zone);
+static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n);
 static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
 static void ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_replace(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *old, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_order_insert(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
 static void ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_remote_help_order_replace(
+    ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *old,
+    ngx_rbtree_node_t *node);
 static void ngx_http_remote_help_order_delete(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
-static void ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_node_t *n);
+static ngx_int_t ngx_http_remote_help_locked(
+    ngx_http_remote_help_zone_t *zone, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_lock_write(
+    ngx_http_remote_help_zone_t *zone);
+static ngx_int_t ngx_http_remote_help_repair_locked(
+    ngx_http_remote_help_zone_t *zone);
+static int ngx_libc_cdecl ngx_http_remote_help_created_cmp(const void *one,
+    const void *two);
 static ngx_int_t ngx_http_remote_help_map_init(
+    ngx_http_remote_help_zone_t *zone, void *data);
+static ngx_int_t ngx_http_remote_help_map_exit(
     ngx_http_remote_help_zone_t *zone, void *data);
 static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_t **old);
-static ngx_int_t ngx_http_remote_help_wlock(ngx_http_remote_help_sh_t *sh,
-    ngx_uint_t journal);
-static ngx_int_t ngx_http_remote_help_unlock(
+static ngx_int_t ngx_http_remote_help_write_lock(
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t journal);
+static ngx_int_t ngx_http_remote_help_write_unlock(
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
     uint64_t seq);
 static void ngx_http_remote_help_unretire(void *data);
@@ -63,179 +77,19 @@ static ngx_int_t ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone,
     void *data);
 
 
-/*
- * A block of slab pages, with its chunks of one size class after this
- * header: the ones never used yet from "top" on, the freed ones linked
- * through their first word.
- */
-
-typedef struct {
-    ngx_queue_t                   queue;        /* in heap->room[cls] */
-    void                         *free;
-    uint32_t                      used;         /* chunks handed out */
-    uint32_t                      top;
-    uint32_t                      cls;
-} ngx_http_remote_help_block_t;
-
-
-#define NGX_HTTP_RH_BLOCK_HEADER                                             \
-    ngx_align(sizeof(ngx_http_remote_help_block_t), 16)
-
-/* no chunk left: none freed, no room for another after "top" */
-#define ngx_http_rh_block_full(b, chunk, heap)                               \
-    ((b)->free == NULL && (b)->top + (chunk) > (heap)->block)
-
-/* a class is used when a block holds at least this many of its chunks */
-#define NGX_HTTP_RH_BLOCK_MIN     8
-
-
-/* classes of 16 to 256 bytes 16 apart, then 16 per power of two */
-
-static ngx_uint_t
-ngx_http_remote_help_class(size_t size)
-{
-    ngx_uint_t  bits;
-
-    if (size <= 256) {
-        return (size + 15) / 16 - (size != 0);
-    }
-
-    /* 2^bits < size <= 2^(bits + 1) */
-
-    for (bits = 8; ((size_t) 2 << bits) < size; bits++) { /* void */ }
-
-    return 16 + (bits - 8) * 16
-           + (size - ((size_t) 1 << bits) - 1) / ((size_t) 1 << (bits - 4));
-}
-
-
-static size_t
-ngx_http_remote_help_class_size(ngx_uint_t cls)
-{
-    ngx_uint_t  bits;
-
-    if (cls < 16) {
-        return (cls + 1) * 16;
-    }
-
-    bits = 8 + (cls - 16) / 16;
-
-    return ((size_t) 1 << bits) + ((cls % 16) + 1) * ((size_t) 1 << (bits - 4));
-}
-
-
-static void
-ngx_http_remote_help_heap_init(ngx_http_remote_help_heap_t *heap,
-    size_t zone_size)
-{
-    ngx_uint_t  i;
-
-    /* 64 KB, or less in zones under 8 MB, so that they hold 128 blocks */
-
-    for (heap->block = 65536;
-         heap->block > ngx_pagesize && heap->block * 128 > zone_size;
-         heap->block /= 2)
-    { /* void */ }
-
-    for (i = 0; i < NGX_HTTP_RH_CLASSES; i++) {
-        ngx_queue_init(&heap->room[i]);
-    }
-}
-
-
 /* under the zone's write lock; NULL: the zone is full */
 
 static ngx_http_remote_help_node_t *
 ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
 {
-    u_char                        *p;
-    size_t                         chunk;
-    ngx_uint_t                     i, cls;
-    ngx_queue_t                   *room;
-    ngx_http_remote_help_heap_t   *heap;
     ngx_http_remote_help_node_t   *n;
-    ngx_http_remote_help_block_t  *b;
+    ngx_http_remote_help_chunk_t   c;
 
-    heap = &zone->sh->heap;
-    cls = ngx_http_remote_help_class(size);
-
-    if (cls >= NGX_HTTP_RH_CLASSES) {
-        goto slab;
-    }
-
-    chunk = ngx_http_remote_help_class_size(cls);
-
-    if (NGX_HTTP_RH_BLOCK_HEADER + NGX_HTTP_RH_BLOCK_MIN * chunk
-        > heap->block)
-    {
-        goto slab;
-    }
-
-    room = &heap->room[cls];
-
-    if (ngx_queue_empty(room)) {
-        b = ngx_slab_alloc_locked(zone->shpool, heap->block);
-
-        if (b == NULL) {
-            /* no run of free pages that long: a chunk of the slab's */
-            goto slab;
-        }
-
-        b->free = NULL;
-        b->used = 0;
-        b->top = NGX_HTTP_RH_BLOCK_HEADER;
-        b->cls = (uint32_t) cls;
-
-        ngx_queue_insert_head(room, &b->queue);
-
-        if (zone->mapped == NULL) {
-            zone->fresh = b;
-        }
-
-    } else {
-        b = ngx_queue_data(ngx_queue_head(room), ngx_http_remote_help_block_t,
-                           queue);
-    }
-
-    if (zone->mapped) {
-        /* a block new to this process: mapped after the lock is left */
-
-        i = ((u_char *) b - (u_char *) zone->shpool) >> ngx_pagesize_shift;
-
-        if (!(zone->mapped[i >> 3] & (1 << (i & 7)))) {
-            zone->mapped[i >> 3] |= (u_char) (1 << (i & 7));
-            zone->fresh = b;
-        }
-    }
-
-    if (b->free) {
-        p = b->free;
-        b->free = *(void **) p;
-
-    } else {
-        p = (u_char *) b + b->top;
-        b->top += (uint32_t) chunk;
-    }
-
-    b->used++;
-
-    if (ngx_http_rh_block_full(b, chunk, heap)) {
-        ngx_queue_remove(&b->queue);
-    }
-
-    n = (ngx_http_remote_help_node_t *) p;
-    n->cls = (u_char) cls;
-    n->block = (uint32_t) (p - (u_char *) b);
-
-    return n;
-
-slab:
-
-    n = ngx_slab_alloc_locked(zone->shpool, size);
-
+    n = ngx_http_remote_help_heap_alloc_locked(&zone->sh->heap, &zone->local,
+                                               size, &c);
     if (n) {
-        n->cls = NGX_HTTP_RH_NOCLASS;
-        n->block = 0;
+        n->cls = c.cls;
+        n->block = c.block;
     }
 
     return n;
@@ -246,98 +100,26 @@ static void
 ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
 {
-    size_t                         chunk;
-    ngx_uint_t                     full;
-    ngx_http_remote_help_heap_t   *heap;
-    ngx_http_remote_help_block_t  *b;
+    ngx_http_remote_help_chunk_t  c;
 
-    if (n->cls == NGX_HTTP_RH_NOCLASS) {
-        ngx_slab_free_locked(zone->shpool, n);
-        return;
-    }
+    c.cls = n->cls;
+    c.block = n->block;
 
-    heap = &zone->sh->heap;
-    b = (ngx_http_remote_help_block_t *) ((u_char *) n - n->block);
-    chunk = ngx_http_remote_help_class_size(b->cls);
-
-    full = ngx_http_rh_block_full(b, chunk, heap);
-
-    *(void **) n = b->free;
-    b->free = n;
-
-    if (--b->used == 0) {
-        if (!full) {
-            ngx_queue_remove(&b->queue);
-        }
-
-        ngx_slab_free_locked(zone->shpool, b);
-        return;
-    }
-
-    if (full) {
-        ngx_queue_insert_head(&heap->room[b->cls], &b->queue);
-    }
+    ngx_http_remote_help_heap_free_locked(&zone->sh->heap, n, &c);
 }
 
-
-/*
- * The pages of a block this process writes to for the first time are
- * faulted in after the zone's lock is left, rather than one by one by
- * the writes under it, while the other workers wait for the lock: a
- * first touch of shared memory costs a page clear in the kernel, and a
- * page another worker cleared still costs this process a fault to map
- * it.  A worker remembers the blocks it has mapped (zone->mapped, a bit
- * per page, where a block starts); a block freed and taken again at the
- * same place stays mapped.  MADV_POPULATE_WRITE changes no byte: the
- * block may meanwhile be in use by another worker, or freed.
- */
-
-static void
-ngx_http_remote_help_prefault(ngx_http_remote_help_zone_t *zone)
-{
-    u_char  *p, *end;
-
-    p = zone->fresh;
-    end = p + zone->sh->heap.block;
-
-    zone->fresh = NULL;
-
-#if (NGX_LINUX && defined MADV_POPULATE_WRITE)
-
-    if (madvise(p, end - p, MADV_POPULATE_WRITE) == 0) {
-        return;
-    }
-
-#endif
-
-    /* older kernels: a read fault of shared memory maps a page too */
-
-    for ( /* void */ ; p < end; p += ngx_pagesize) {
-        (void) *(volatile u_char *) p;
-    }
-}
-
-
-/* what the object's chunk holds */
 
 static size_t
-ngx_http_remote_help_capacity(ngx_http_remote_help_node_t *n)
+ngx_http_remote_help_capacity(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n)
 {
-    size_t  size, chunk;
+    ngx_http_remote_help_chunk_t  c;
 
-    if (n->cls != NGX_HTTP_RH_NOCLASS) {
-        return ngx_http_remote_help_class_size(n->cls);
-    }
+    c.cls = n->cls;
+    c.block = n->block;
 
-    size = ngx_http_rh_size(n);
-
-    if (size > ngx_pagesize / 2) {
-        return ngx_align(size, ngx_pagesize);
-    }
-
-    for (chunk = 8; chunk < size; chunk <<= 1) { /* void */ }
-
-    return chunk;
+    return ngx_http_remote_help_heap_capacity(&zone->sh->heap, &c,
+                                              ngx_http_rh_size(n));
 }
 
 
@@ -362,6 +144,12 @@ ngx_http_remote_help_lookup(ngx_http_remote_help_zone_t *zone,
 }
 
 
+/*
+ * The hash chains change by one aligned store each, after the node is
+ * complete: a process killed anywhere in a write leaves every chain
+ * whole, with the object as it was or as it was being written.
+ */
+
 static void
 ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
@@ -371,7 +159,31 @@ ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
     bucket = &zone->buckets[n->hash & zone->mask];
 
     n->next = *bucket;
+
+    ngx_memory_barrier();
+
     *bucket = n;
+}
+
+
+static void
+ngx_http_remote_help_replace(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *old, ngx_http_remote_help_node_t *n)
+{
+    ngx_http_remote_help_node_t  **p;
+
+    for (p = &zone->buckets[old->hash & zone->mask];
+         *p != old;
+         p = &(*p)->next)
+    {
+        /* void */
+    }
+
+    n->next = old->next;
+
+    ngx_memory_barrier();
+
+    *p = n;
 }
 
 
@@ -436,6 +248,46 @@ ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
 }
 
 
+/* a new version takes the old one's place in the tree: no rebalancing */
+
+static void
+ngx_http_remote_help_order_replace(ngx_http_remote_help_order_t *order,
+    ngx_rbtree_node_t *old, ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_node_t  *sentinel;
+
+    sentinel = order->rbtree.sentinel;
+
+    node->key = old->key;
+    node->left = old->left;
+    node->right = old->right;
+    node->parent = old->parent;
+    node->color = old->color;
+
+    if (old == order->rbtree.root) {
+        order->rbtree.root = node;
+
+    } else if (old == old->parent->left) {
+        old->parent->left = node;
+
+    } else {
+        old->parent->right = node;
+    }
+
+    if (node->left != sentinel) {
+        node->left->parent = node;
+    }
+
+    if (node->right != sentinel) {
+        node->right->parent = node;
+    }
+
+    if (order->last == old) {
+        order->last = node;
+    }
+}
+
+
 static void
 ngx_http_remote_help_order_delete(ngx_http_remote_help_order_t *order,
     ngx_rbtree_node_t *node)
@@ -469,7 +321,7 @@ ngx_http_remote_help_order_delete(ngx_http_remote_help_order_t *order,
 
 
 ngx_http_remote_help_node_t *
-ngx_http_remote_help_store_first(ngx_http_remote_help_sh_t *sh,
+ngx_http_remote_help_store_first_locked(ngx_http_remote_help_sh_t *sh,
     ngx_uint_t set, uint64_t after)
 {
     ngx_rbtree_node_t  *node, *sentinel, *best;
@@ -514,31 +366,133 @@ ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
 }
 
 
+/*
+ * The zone's locks.  A lock taken over from a process that died holding
+ * it, or a rebuild that a dead process left undone (sh->repair), has the
+ * zone rebuilt before anything else is done under it.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_locked(ngx_http_remote_help_zone_t *zone, ngx_int_t rc)
+{
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    if (rc == NGX_HTTP_RH_ORPHANED) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "remote_help_zone \"%V\": process %P exited while it "
+                      "changed the zone, rebuilding the zone's index",
+                      &zone->name, (ngx_pid_t) sh->lock.writer.orphaned);
+        sh->repair = 1;
+    }
+
+    if (sh->repair) {
+        return ngx_http_remote_help_repair_locked(zone);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_lock_write(ngx_http_remote_help_zone_t *zone)
+{
+    return ngx_http_remote_help_locked(zone,
+                                       ngx_http_remote_help_wlock(
+                                           &zone->sh->lock));
+}
+
+
+/* NGX_ERROR: the zone needs a rebuild that cannot be made now */
+
+ngx_int_t
+ngx_http_remote_help_store_rlock(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_int_t                   rc;
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    for ( ;; ) {
+
+        rc = ngx_http_remote_help_rlock(&sh->lock, zone->reader);
+
+        if (zone->reader == NULL) {
+            /* a process without a slot reads under the write lock */
+
+            if (ngx_http_remote_help_locked(zone, rc) == NGX_OK) {
+                return NGX_OK;
+            }
+
+            ngx_http_remote_help_wunlock(&sh->lock);
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            if (!sh->repair) {
+                return NGX_OK;
+            }
+
+            /* a rebuild left undone: made under the write lock first */
+
+            ngx_http_remote_help_runlock(&sh->lock, zone->reader);
+            rc = ngx_http_remote_help_lock_write(zone);
+
+        } else {
+            /* the writer died: this process holds its lock now */
+            rc = ngx_http_remote_help_locked(zone, rc);
+        }
+
+        ngx_http_remote_help_wunlock(&sh->lock);
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+}
+
+
+void
+ngx_http_remote_help_store_runlock(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_http_remote_help_runlock(&zone->sh->lock, zone->reader);
+}
+
+
+size_t
+ngx_http_remote_help_store_free_locked(ngx_http_remote_help_zone_t *zone)
+{
+    return ngx_http_remote_help_heap_free_size(&zone->sh->heap);
+}
+
+
 ngx_int_t
 ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
     ngx_http_remote_help_obj_t *obj)
 {
     uint32_t                      hash;
-    ngx_http_remote_help_sh_t    *sh;
+    ngx_int_t                     rc;
     ngx_http_remote_help_node_t  *n;
 
-    sh = zone->sh;
     hash = ngx_murmur_hash2(key->data, key->len);
 
-    ngx_rwlock_rlock(&sh->lock);
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     n = ngx_http_remote_help_lookup(zone, set, hash, key);
 
     if (n == NULL) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_HTTP_RH_MISSING;
+        rc = NGX_HTTP_RH_MISSING;
+        goto done;
     }
 
     obj->json.data = ngx_pnalloc(pool, n->json_len);
     if (obj->json.data == NULL) {
-        ngx_rwlock_unlock(&sh->lock);
-        return NGX_ERROR;
+        rc = NGX_ERROR;
+        goto done;
     }
 
     obj->json.len = n->json_len;
@@ -547,9 +501,13 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(obj->json.data, ngx_http_rh_json(n), n->json_len);
     ngx_memcpy(obj->spans, ngx_http_rh_spans(n), 8 * n->nprops);
 
-    ngx_rwlock_unlock(&sh->lock);
+    rc = NGX_OK;
 
-    return NGX_OK;
+done:
+
+    ngx_http_remote_help_store_runlock(zone);
+
+    return rc;
 }
 
 
@@ -559,18 +517,25 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
  */
 
 static ngx_int_t
-ngx_http_remote_help_wlock(ngx_http_remote_help_sh_t *sh,
+ngx_http_remote_help_write_lock(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t journal)
 {
-    ngx_rwlock_wlock(&sh->lock);
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    if (ngx_http_remote_help_lock_write(zone) != NGX_OK) {
+        ngx_http_remote_help_wunlock(&sh->lock);
+        return NGX_ERROR;
+    }
 
     if (sh->retired) {
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_RETIRED;
     }
 
     if (journal && sh->state.broken) {
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_NOSTATE;
     }
 
@@ -585,14 +550,14 @@ ngx_http_remote_help_wlock(ngx_http_remote_help_sh_t *sh,
  */
 
 static ngx_int_t
-ngx_http_remote_help_unlock(ngx_http_remote_help_zone_t *zone,
+ngx_http_remote_help_write_unlock(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, uint64_t seq)
 {
     if (rec) {
         (void) ngx_atomic_fetch_add(&zone->sh->state.pending, 1);
     }
 
-    ngx_rwlock_unlock(&zone->sh->lock);
+    ngx_http_remote_help_wunlock(&zone->sh->lock);
 
     if (rec && ngx_http_remote_help_state_append(zone, rec, seq) != NGX_OK) {
         return NGX_HTTP_RH_NOSTATE;
@@ -611,7 +576,6 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     uint32_t                       hash;
     ngx_int_t                      rc;
     ngx_uint_t                     nprops, journal;
-    ngx_rbtree_key_t               created;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
     ngx_http_remote_help_record_t  rec;
@@ -630,7 +594,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
                                           nprops, spans, key, json);
     }
 
-    rc = ngx_http_remote_help_wlock(sh, journal);
+    rc = ngx_http_remote_help_write_lock(zone, journal);
 
     if (rc != NGX_OK) {
         return rc;
@@ -640,7 +604,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (seq == NGX_HTTP_RH_CREATE) {
         if (old) {
-            ngx_rwlock_unlock(&sh->lock);
+            ngx_http_remote_help_wunlock(&sh->lock);
             return NGX_HTTP_RH_EXISTS;
         }
 
@@ -648,56 +612,56 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
         if (old && old->seq > (seq & ~NGX_HTTP_RH_REPLAY)) {
             /* a later version is there */
-            ngx_rwlock_unlock(&sh->lock);
+            ngx_http_remote_help_wunlock(&sh->lock);
             return NGX_OK;
         }
 
     } else if (old == NULL) {
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_MISSING;
 
     } else if (old->seq != seq) {
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_CHANGED;
     }
 
-    if (old && size <= ngx_http_remote_help_capacity(old)) {
+    /*
+     * A new chunk, not the old one written over: until the new version
+     * takes its place in the chain, the old one is whole.
+     */
+
+    n = ngx_http_remote_help_alloc(zone, size);
+
+    if (n == NULL) {
+        if (old == NULL
+            || size > ngx_http_remote_help_capacity(zone, old)
+            || ngx_http_rh_size(old) > sh->heap.block)
+        {
+            ngx_http_remote_help_wunlock(&sh->lock);
+            return NGX_HTTP_RH_NOSPACE;
+        }
 
         /*
-         * the new version fits the old one's chunk: written in
-         * place, at the same place in the tree, nothing to allocate
+         * A full zone: the new version goes over the old one, which is
+         * kept in the spare block until it is written, so that a rebuild
+         * after a death in between puts it back.
          */
 
         n = old;
 
-    } else {
-        n = ngx_http_remote_help_alloc(zone, size);
+        sh->undo_len = ngx_http_rh_size(old);
+        ngx_memcpy(ngx_http_remote_help_heap_spare(&sh->heap), old,
+                   sh->undo_len);
 
-        if (n == NULL) {
-            ngx_rwlock_unlock(&sh->lock);
-            return NGX_HTTP_RH_NOSPACE;
-        }
+        ngx_memory_barrier();
+
+        sh->undo = old;
     }
-
-    /* a new version keeps its place in listings */
-
-    created = old ? old->node.key : ++sh->created;
 
     if (old) {
         sh->live -= ngx_http_rh_record_size(old->nprops, old->key_len,
                                             old->json_len);
-
-        if (n != old) {
-            ngx_http_remote_help_unlink(zone, old);
-            ngx_http_remote_help_order_delete(&sh->order[set], &old->node);
-            ngx_http_remote_help_free(zone, old);
-        }
-
-    } else {
-        sh->objects[set]++;
     }
-
-    n->node.key = created;
 
     if (seq & NGX_HTTP_RH_REPLAY) {
         n->seq = seq & ~NGX_HTTP_RH_REPLAY;
@@ -707,6 +671,9 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         n->seq = ++sh->seq;
     }
 
+    /* a new version keeps its place in listings */
+
+    n->node.key = old ? old->node.key : ++sh->created;
     n->hash = hash;
     n->key_len = (uint32_t) key->len;
     n->json_len = (uint32_t) json->len;
@@ -717,18 +684,29 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);
     ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
 
-    if (n != old) {
+    if (n == old) {
+        ngx_memory_barrier();
+
+        sh->undo = NULL;
+
+    } else if (old) {
+        ngx_http_remote_help_replace(zone, old, n);
+        ngx_http_remote_help_order_replace(&sh->order[set], &old->node,
+                                           &n->node);
+        ngx_http_remote_help_free(zone, old);
+
+    } else {
         ngx_http_remote_help_link(zone, n);
         ngx_http_remote_help_order_insert(&sh->order[set], &n->node);
+        sh->objects[set]++;
     }
 
     sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
 
-    rc = ngx_http_remote_help_unlock(zone, journal ? &rec : NULL, n->seq);
+    rc = ngx_http_remote_help_write_unlock(zone, journal ? &rec : NULL,
+                                          n->seq);
 
-    if (zone->fresh) {
-        ngx_http_remote_help_prefault(zone);
-    }
+    ngx_http_remote_help_heap_prefault(&sh->heap, &zone->local);
 
     return rc;
 }
@@ -757,7 +735,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
                                           0, NULL, key, NULL);
     }
 
-    rc = ngx_http_remote_help_wlock(sh, journal);
+    rc = ngx_http_remote_help_write_lock(zone, journal);
 
     if (rc != NGX_OK) {
         return rc;
@@ -766,7 +744,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     n = ngx_http_remote_help_lookup(zone, set, hash, key);
 
     if (n == NULL || (seq && n->seq > seq)) {
-        ngx_rwlock_unlock(&sh->lock);
+        ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_MISSING;
     }
 
@@ -779,8 +757,8 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     /* the deletion's own sequence number, taken under the lock */
 
-    return ngx_http_remote_help_unlock(zone, journal ? &rec : NULL,
-                                       ++sh->seq);
+    return ngx_http_remote_help_write_unlock(zone, journal ? &rec : NULL,
+                                             ++sh->seq);
 }
 
 
@@ -789,6 +767,7 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, uint64_t after, ngx_uint_t top, ngx_pool_t *pool,
     ngx_array_t *items, uint64_t *last, ngx_uint_t *more)
 {
+    ngx_int_t                     rc;
     ngx_str_t                    *item;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *sh;
@@ -799,9 +778,13 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     *more = 0;
     *last = 0;
 
-    ngx_rwlock_rlock(&sh->lock);
+    rc = NGX_OK;
 
-    n = ngx_http_remote_help_store_first(sh, set, after);
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_http_remote_help_store_first_locked(sh, set, after);
 
     while (n) {
 
@@ -812,12 +795,14 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
 
         item = ngx_array_push(items);
         if (item == NULL) {
-            goto failed;
+            rc = NGX_ERROR;
+            break;
         }
 
         item->data = ngx_pnalloc(pool, n->json_len);
         if (item->data == NULL) {
-            goto failed;
+            rc = NGX_ERROR;
+            break;
         }
 
         item->len = n->json_len;
@@ -829,15 +814,167 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
         n = (ngx_http_remote_help_node_t *) node;
     }
 
-    ngx_rwlock_unlock(&sh->lock);
+    ngx_http_remote_help_store_runlock(zone);
+
+    return rc;
+}
+
+
+/*
+ * A process died while it held the zone's write lock.  What it may have
+ * left half done: the heap's block lists, a tree's rebalancing, the
+ * counts; never a hash chain.  So every object the hash table reaches is
+ * taken as the truth (a chunk that no chain reaches was being written or
+ * freed, and is free now), and the heap, the trees and the counts are
+ * made again from them, in place.  The table is not changed: a process
+ * killed during the rebuild leaves sh->repair set, and the next one to
+ * take the lock starts it again from the same objects.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
+{
+    size_t                          size;
+    uint64_t                        seq, created;
+    ngx_uint_t                      i, n, max, set, dropped;
+    ngx_http_remote_help_sh_t      *sh;
+    ngx_http_remote_help_used_t    *used;
+    ngx_http_remote_help_node_t    *node, **nodes;
+    ngx_http_remote_help_order_t   *order;
+
+    sh = zone->sh;
+    sh->repair = 1;
+
+    if (sh->undo) {
+        /* a write in a full zone went over an object: put it back */
+
+        ngx_memcpy(sh->undo, ngx_http_remote_help_heap_spare(&sh->heap),
+                   sh->undo_len);
+
+        ngx_memory_barrier();
+
+        sh->undo = NULL;
+
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "remote_help_zone \"%V\": an object written over "
+                      "in place is back as it was", &zone->name);
+    }
+
+    /* no more objects than chunks of the smallest class could be */
+
+    max = sh->heap.nblocks * (sh->heap.block / 16) + 1;
+
+    n = 0;
+
+    for (i = 0; i <= zone->mask; i++) {
+        for (node = zone->buckets[i]; node && n < max; node = node->next) {
+            n++;
+        }
+    }
+
+    used = ngx_alloc(n * sizeof(ngx_http_remote_help_used_t) + 1,
+                     ngx_cycle->log);
+    nodes = ngx_alloc(n * sizeof(ngx_http_remote_help_node_t *) + 1,
+                      ngx_cycle->log);
+
+    if (used == NULL || nodes == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "remote_help_zone \"%V\" cannot be rebuilt now, "
+                      "it takes no requests until it is", &zone->name);
+        ngx_free(used);
+        ngx_free(nodes);
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    dropped = 0;
+    seq = sh->seq;
+    created = sh->created;
+
+    for (i = 0; i <= zone->mask; i++) {
+
+        for (node = zone->buckets[i]; node && n < max; node = node->next) {
+
+            used[n].p = (u_char *) node;
+            used[n].chunk.cls = node->cls;
+            used[n].chunk.block = node->block;
+            used[n].size = ngx_http_rh_size(node);
+
+            /* cannot be, by the way chains change; never followed */
+
+            if (!ngx_http_remote_help_heap_valid(&sh->heap, node,
+                                                 &used[n].chunk,
+                                                 used[n].size)
+                || node->set >= NGX_RH_NSETS
+                || (node->hash & zone->mask) != i)
+            {
+                dropped++;
+                break;
+            }
+
+            nodes[n] = node;
+            seq = ngx_max(seq, node->seq);
+            created = ngx_max(created, (uint64_t) node->node.key);
+            n++;
+        }
+    }
+
+    ngx_qsort(used, n, sizeof(ngx_http_remote_help_used_t),
+              ngx_http_remote_help_used_cmp);
+
+    ngx_http_remote_help_heap_rebuild_locked(&sh->heap, used, n);
+
+    /* the trees, in creation order */
+
+    ngx_qsort(nodes, n, sizeof(ngx_http_remote_help_node_t *),
+              ngx_http_remote_help_created_cmp);
+
+    for (set = 0; set < NGX_RH_NSETS; set++) {
+        order = &sh->order[set];
+        ngx_rbtree_init(&order->rbtree, &order->sentinel,
+                        ngx_rbtree_insert_value);
+        order->last = NULL;
+        sh->objects[set] = 0;
+    }
+
+    sh->live = 0;
+
+    for (i = 0; i < n; i++) {
+        node = nodes[i];
+        size = ngx_http_rh_record_size(node->nprops, node->key_len,
+                                       node->json_len);
+
+        ngx_http_remote_help_order_insert(&sh->order[node->set],
+                                          &node->node);
+        sh->objects[node->set]++;
+        sh->live += size;
+    }
+
+    sh->seq = seq;
+    sh->created = created;
+    sh->repairs++;
+
+    ngx_free(used);
+    ngx_free(nodes);
+
+    sh->repair = 0;
+
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                  "remote_help_zone \"%V\" rebuilt: %ui objects%s",
+                  &zone->name, n,
+                  dropped ? ", a broken hash chain was cut" : "");
 
     return NGX_OK;
+}
 
-failed:
 
-    ngx_rwlock_unlock(&sh->lock);
+static int ngx_libc_cdecl
+ngx_http_remote_help_created_cmp(const void *one, const void *two)
+{
+    ngx_http_remote_help_node_t  *a = *(ngx_http_remote_help_node_t **) one;
+    ngx_http_remote_help_node_t  *b = *(ngx_http_remote_help_node_t **) two;
 
-    return NGX_ERROR;
+    return (a->node.key > b->node.key) - (a->node.key < b->node.key);
 }
 
 
@@ -886,8 +1023,6 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                         ngx_rbtree_insert_value);
     }
 
-    ngx_http_remote_help_heap_init(&sh->heap, shm_zone->shm.size);
-
     /*
      * a bucket per 512 bytes of zone, a power of two: a zone full of
      * objects of the reference examples' size (about 800 bytes each)
@@ -920,6 +1055,18 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a full zone is answered with 507, not logged */
     zone->shpool->log_nomem = 0;
+
+    /* last: the heap takes the pages left */
+
+    if (ngx_http_remote_help_heap_init(&sh->heap, zone->shpool,
+                                       shm_zone->shm.size)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                      "remote_help_zone \"%V\" is too small",
+                      &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
 
     ozone = NULL;
 
@@ -981,9 +1128,14 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 
     *old = ozone;
 
-    ngx_rwlock_wlock(&osh->lock);
+    if (ngx_http_remote_help_lock_write(ozone) != NGX_OK) {
+        ngx_http_remote_help_wunlock(&osh->lock);
+        *old = NULL;
+        return NGX_ERROR;
+    }
+
     osh->retired = 1;
-    ngx_rwlock_unlock(&osh->lock);
+    ngx_http_remote_help_wunlock(&osh->lock);
 
     zone->retire = osh;
     cln->handler = ngx_http_remote_help_unretire;
@@ -995,7 +1147,11 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
         ngx_msleep(1);
     }
 
-    ngx_rwlock_wlock(&osh->lock);
+    if (ngx_http_remote_help_lock_write(ozone) != NGX_OK) {
+        ngx_http_remote_help_wunlock(&osh->lock);
+        *old = NULL;
+        return NGX_ERROR;
+    }
 
     for (set = 0; set < NGX_RH_NSETS; set++) {
 
@@ -1014,7 +1170,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 
             copy = ngx_http_remote_help_alloc(zone, size);
             if (copy == NULL) {
-                ngx_rwlock_unlock(&osh->lock);
+                ngx_http_remote_help_wunlock(&osh->lock);
                 *old = NULL;
                 ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                               "remote_help_zone \"%V\" is too small for the "
@@ -1050,7 +1206,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 
     osh->state.abort = 1;
 
-    ngx_rwlock_unlock(&osh->lock);
+    ngx_http_remote_help_wunlock(&osh->lock);
 
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                   "remote_help_zone \"%V\" resized, %ui objects kept",
@@ -1075,9 +1231,14 @@ ngx_http_remote_help_unretire(void *data)
         return;
     }
 
-    ngx_rwlock_wlock(&osh->lock);
+    /* a rebuild this cannot make is left to the old workers */
+
+    if (ngx_http_remote_help_wlock(&osh->lock) == NGX_HTTP_RH_ORPHANED) {
+        osh->repair = 1;
+    }
+
     osh->retired = 0;
-    ngx_rwlock_unlock(&osh->lock);
+    ngx_http_remote_help_wunlock(&osh->lock);
 }
 
 
@@ -1121,8 +1282,9 @@ ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone, void *data)
 
 
 /*
- * Each worker starts with none of the zone's pages mapped (a fork does
- * not copy the page tables of shared memory): its own empty bitmap.
+ * Each worker starts with none of the zone's blocks mapped (a fork does
+ * not copy the page tables of shared memory): its own empty bitmap; and
+ * it takes a reader's slot in the zone's lock, given back at its exit.
  */
 
 ngx_int_t
@@ -1134,22 +1296,44 @@ ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle)
 }
 
 
+void
+ngx_http_remote_help_store_exit_process(ngx_cycle_t *cycle)
+{
+    (void) ngx_http_remote_help_store_zones(cycle,
+                                            ngx_http_remote_help_map_exit,
+                                            NULL);
+}
+
+
 static ngx_int_t
 ngx_http_remote_help_map_init(ngx_http_remote_help_zone_t *zone, void *data)
 {
     ngx_cycle_t  *cycle = data;
 
-    size_t  size;
-
     if (zone->sh == NULL) {
         return NGX_OK;
     }
 
-    size = (zone->shm_zone->shm.size >> ngx_pagesize_shift) / 8 + 1;
+    zone->reader = ngx_http_remote_help_rwlock_slot(&zone->sh->lock);
 
-    zone->mapped = ngx_pcalloc(cycle->pool, size);
-    if (zone->mapped == NULL) {
-        return NGX_ERROR;
+    if (zone->reader == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "remote_help_zone \"%V\": all %d reader slots are "
+                      "taken, this process reads under the write lock",
+                      &zone->name, NGX_HTTP_RH_READERS);
+    }
+
+    return ngx_http_remote_help_heap_local_init(&zone->sh->heap,
+                                                &zone->local, cycle->pool);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_map_exit(ngx_http_remote_help_zone_t *zone, void *data)
+{
+    if (zone->sh) {
+        ngx_http_remote_help_rwlock_release(&zone->sh->lock, zone->reader);
+        zone->reader = NULL;
     }
 
     return NGX_OK;

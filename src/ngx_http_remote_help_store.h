@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_lock.h"
+#include "ngx_http_remote_help_heap.h"
 
 
 /* responses counted by status, 100 to 599 */
@@ -21,7 +23,7 @@
 /* the state file's shared figures, changed under its own lock */
 
 typedef struct {
-    ngx_atomic_t                  lock;         /* appends share it */
+    ngx_http_remote_help_mutex_t  lock;         /* appends take it too */
     ngx_atomic_t                  pending;      /* changes not appended */
     ngx_atomic_t                  size;         /* bytes in the file */
     ngx_atomic_t                  tmp_size;     /* bytes in PATH.tmp */
@@ -33,24 +35,6 @@ typedef struct {
     ngx_uint_t                    broken;       /* a failed append stuck */
     ngx_uint_t                    compactions;
 } ngx_http_remote_help_state_sh_t;
-
-
-/*
- * Objects are carved from blocks the slab gives (64 KB in zones of 8 MB
- * and more), in size classes 1/16 of a power of two apart, instead of
- * the slab's own power-of-two chunks; a block goes back to the slab when
- * its last object is freed.
- */
-
-#define NGX_HTTP_RH_CLASSES       96            /* up to 8 KB */
-#define NGX_HTTP_RH_NOCLASS       0xff          /* a slab chunk of its own */
-
-
-typedef struct {
-    size_t                        block;        /* bytes per block */
-    ngx_queue_t                   room[NGX_HTTP_RH_CLASSES];
-                                                /* blocks with room */
-} ngx_http_remote_help_heap_t;
 
 
 typedef struct ngx_http_remote_help_node_s  ngx_http_remote_help_node_t;
@@ -74,16 +58,20 @@ typedef struct {
  */
 
 typedef struct {
-    /*
-     * the lock and what every write changes or checks, first: one cache
-     * line of the page-aligned struct, taken over with the lock
-     */
-    ngx_atomic_t                  lock;         /* ngx_rwlock */
+    ngx_http_remote_help_rwlock_t lock;
+
+    /* what every write changes or checks, on the line after the lock's */
     uint64_t                      seq;
     uint64_t                      created;      /* objects ever created */
     off_t                         live;         /* state record bytes */
     ngx_uint_t                    objects[NGX_RH_NSETS];
     ngx_uint_t                    retired;      /* replaced by a resize */
+    ngx_uint_t                    repair;       /* a writer died: rebuild */
+    ngx_http_remote_help_node_t  *undo;         /* written over in place,
+                                                   its old version in the
+                                                   heap's spare block */
+    size_t                        undo_len;
+    ngx_uint_t                    repairs;      /* rebuilds so far */
 
     ngx_http_remote_help_order_t  order[NGX_RH_NSETS];
     ngx_http_remote_help_node_t **buckets;
@@ -118,18 +106,18 @@ typedef struct {
     ngx_http_remote_help_counters_t  *counters; /* in "NAME#requests" */
     ngx_http_remote_help_sh_t    *retire;       /* resized from, until
                                                    the cycle commits */
-    void                         *fresh;        /* a block this process
-                                                   took, to prefault */
     ngx_http_remote_help_node_t **buckets;      /* sh's, fixed for life */
     uint32_t                      mask;
-    u_char                       *mapped;       /* a worker's: blocks it
-                                                   has mapped */
+    ngx_http_remote_help_heap_local_t  local;   /* a worker's blocks */
+    ngx_http_remote_help_reader_t  *reader;     /* its slot in sh->lock */
 } ngx_http_remote_help_zone_t;
 
 
 /*
  * An object is one chunk: the rbtree node, its hash chain, the spans of
- * its property literals, its key and its JSON.
+ * its property literals, its key and its JSON.  Once it is in its hash
+ * chain, nothing of it but the tree node and "next" changes: a new
+ * version is a new chunk that takes the old one's place.
  */
 
 struct ngx_http_remote_help_node_s {
@@ -194,6 +182,7 @@ typedef ngx_int_t (*ngx_http_remote_help_zone_pt)(
     ngx_http_remote_help_zone_t *zone, void *data);
 
 ngx_int_t ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle);
+void ngx_http_remote_help_store_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_pt handler, void *data);
 
@@ -215,8 +204,22 @@ ngx_int_t ngx_http_remote_help_store_delete(
     uint64_t seq);
 
 
+/*
+ * The zone's lock for those who read it whole (the status, the state
+ * file's compaction): a zone that a dead writer left half changed is
+ * rebuilt first; NGX_ERROR: it cannot be now (no memory), and the lock
+ * is not held.
+ */
+ngx_int_t ngx_http_remote_help_store_rlock(
+    ngx_http_remote_help_zone_t *zone);
+void ngx_http_remote_help_store_runlock(ngx_http_remote_help_zone_t *zone);
+
+/* bytes of the zone not in use */
+size_t ngx_http_remote_help_store_free_locked(
+    ngx_http_remote_help_zone_t *zone);
+
 /* the first object of the set listed after "after" (0: the first) */
-ngx_http_remote_help_node_t *ngx_http_remote_help_store_first(
+ngx_http_remote_help_node_t *ngx_http_remote_help_store_first_locked(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint64_t after);
 
 /*

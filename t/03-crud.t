@@ -113,7 +113,7 @@ is($t->get('/beta/ExtendRemoteHelpSessionResponse/dup')->{status}, 200,
 
 # odd keys, both key forms
 for my $key ('with space', 'a/b', "it's", "''", 'ünïcødé ✓', '100%', 'a?b#c&d',
-    'x+y', '(paren)', 'tab	in', '%41')
+    'x+y', '(paren)', "nbsp\x{A0}em\x{2003}space", '%41')
 {
     my $name = "key '$key'";
     my $json_key = $key;
@@ -133,6 +133,10 @@ for my $key ('with space', 'a/b', "it's", "''", 'ünïcødé ✓', '100%', 'a?b#
     is($r->{status}, 200, "$name: GET Set('{id}') percent-encoded");
     is(json_decode($r->{body})->{sessionKey}, $key, "$name: quoted key");
 }
+
+# a tab is a control character: no key has one (t/13-keys.t for the rule)
+is($t->post($set, { sessionKey => "tab\tin" })->{status}, 400,
+    'a key with a tab: 400');
 
 # the quoted form with its quotes and parentheses as they are
 is($t->get("$set('with%20space')")->{status}, 200, "quoted form, raw quotes");
