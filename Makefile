@@ -23,7 +23,7 @@ CFLAGS_CC   := -g -O2 -fstack-protector-strong -Wformat \
 LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 
 PACKAGES    := nginx nginx-dev libyajl-dev zlib1g-dev gcc make libc6-dev perl curl
-TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl
+TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl gdb wrk
 VALGRIND_PACKAGES := valgrind
 BENCH_PACKAGES := wrk curl
 PEER_DIR    := $(wildcard $(CURDIR)/../shared/peers/lua)
