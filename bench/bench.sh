@@ -23,7 +23,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE=$ROOT/build/ngx_http_remote_help_module.so
+MODULE=${MODULE:-$ROOT/build/ngx_http_remote_help_module.so}
 PEERS=${PEERS:-$ROOT/../shared/peers}
 RUN=$ROOT/build/bench
 WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
