@@ -11,9 +11,10 @@
  *
  * Readers share the zone's lock, writers hold it alone.  A process may
  * be killed while it holds it: the hash table is therefore only ever
- * changed by one aligned store of a complete object (a new version is a
- * new chunk put in the old one's place), so that it always holds every
- * object exactly once, as it was or as it was being written; whoever
+ * changed by one aligned store of a complete object (a new version that
+ * fits the old chunk is written over it with the old one kept aside, any
+ * other is a new chunk put in the old one's place), so that it always
+ * holds every object exactly once, as it was or as it was written; whoever
  * takes the lock over from a dead writer rebuilds the rest (the heap,
  * the trees, the counts) from it (ngx_http_remote_help_repair_locked).
  */
@@ -625,26 +626,15 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_CHANGED;
     }
 
-    /*
-     * A new chunk, not the old one written over: until the new version
-     * takes its place in the chain, the old one is whole.
-     */
-
-    n = ngx_http_remote_help_alloc(zone, size);
-
-    if (n == NULL) {
-        if (old == NULL
-            || size > ngx_http_remote_help_capacity(zone, old)
-            || ngx_http_rh_size(old) > sh->heap.block)
-        {
-            ngx_http_remote_help_wunlock(&sh->lock);
-            return NGX_HTTP_RH_NOSPACE;
-        }
-
+    if (old && size <= ngx_http_remote_help_capacity(zone, old)
+        && ngx_http_rh_size(old) <= sh->heap.block)
+    {
         /*
-         * A full zone: the new version goes over the old one, which is
-         * kept in the spare block until it is written, so that a rebuild
-         * after a death in between puts it back.
+         * The new version fits the old one's chunk: written over it, at
+         * the same place in chain and tree, with nothing to allocate.
+         * The old version is kept in the spare block until the new one
+         * is written, so that a rebuild after a death in between puts
+         * it back.
          */
 
         n = old;
@@ -656,6 +646,19 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         ngx_memory_barrier();
 
         sh->undo = old;
+
+    } else {
+        /*
+         * A new chunk: until the new version takes the old one's place
+         * in its chain, the old one is whole.
+         */
+
+        n = ngx_http_remote_help_alloc(zone, size);
+
+        if (n == NULL) {
+            ngx_http_remote_help_wunlock(&sh->lock);
+            return NGX_HTTP_RH_NOSPACE;
+        }
     }
 
     if (old) {
@@ -836,7 +839,9 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
 {
     size_t                          size;
     uint64_t                        seq, created;
+    ngx_msec_t                      start;
     ngx_uint_t                      i, n, max, set, dropped;
+    struct timeval                  tv;
     ngx_http_remote_help_sh_t      *sh;
     ngx_http_remote_help_used_t    *used;
     ngx_http_remote_help_node_t    *node, **nodes;
@@ -845,8 +850,11 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
     sh = zone->sh;
     sh->repair = 1;
 
+    ngx_gettimeofday(&tv);
+    start = (ngx_msec_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+
     if (sh->undo) {
-        /* a write in a full zone went over an object: put it back */
+        /* an update was being written over its object: put it back */
 
         ngx_memcpy(sh->undo, ngx_http_remote_help_heap_spare(&sh->heap),
                    sh->undo_len);
@@ -959,9 +967,12 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
 
     sh->repair = 0;
 
+    ngx_gettimeofday(&tv);
+
     ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                  "remote_help_zone \"%V\" rebuilt: %ui objects%s",
+                  "remote_help_zone \"%V\" rebuilt: %ui objects in %M ms%s",
                   &zone->name, n,
+                  (ngx_msec_t) tv.tv_sec * 1000 + tv.tv_usec / 1000 - start,
                   dropped ? ", a broken hash chain was cut" : "");
 
     return NGX_OK;

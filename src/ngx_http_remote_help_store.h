@@ -115,9 +115,10 @@ typedef struct {
 
 /*
  * An object is one chunk: the rbtree node, its hash chain, the spans of
- * its property literals, its key and its JSON.  Once it is in its hash
- * chain, nothing of it but the tree node and "next" changes: a new
- * version is a new chunk that takes the old one's place.
+ * its property literals, its key and its JSON.  A new version is
+ * written over the old one when it fits its chunk (the old one kept in
+ * the heap's spare block meanwhile), or else is a new chunk that takes
+ * the old one's place.
  */
 
 struct ngx_http_remote_help_node_s {

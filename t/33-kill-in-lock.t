@@ -135,6 +135,17 @@ sub fill {
     return %want;
 }
 
+# the line of the store's source where $text is
+sub line_of {
+    my ($text) = @_;
+    my $file = 'src/ngx_http_remote_help_store.c';
+    open my $fh, '<', RHTest::root() . "/$file" or die "$file: $!";
+    while (<$fh>) {
+        return $. if index($_, $text) >= 0;
+    }
+    die "no '$text' in $file";
+}
+
 # --- inside the zone's write lock --------------------------------------------
 
 my @cases = (
@@ -142,17 +153,26 @@ my @cases = (
     ['POST', 'ngx_http_remote_help_order_append',
         sub { quick($_[0], 'POST', $set,
             json_encode({ sessionKey => "new$_[1]", deviceName => 'n' })) }],
-    # a PATCH, the new version in its chain, the tree not yet changed
-    ['PATCH', 'ngx_http_remote_help_order_replace',
+    # a PATCH that outgrows its chunk: the new version in its chain, the
+    # tree not yet changed
+    ['PATCH (grows)', 'ngx_http_remote_help_order_replace',
         sub { quick($_[0], 'PATCH', "$set/k" . (1 + $_[1] % 50),
-            json_encode({ acsGroupId => "g$_[1]" })) }],
+            json_encode({ acsGroupId => 'g' x 3000 . $_[1] })) }],
+    # a PATCH written over its object, the old version kept in the spare
+    # block: gdb tears the object (200 bytes of 'X' over its spans, key
+    # and JSON), as a kill in the middle of the copy would
+    ['PATCH (in place)', 'ngx_http_remote_help_store.c:' . line_of(
+            'ngx_memcpy(ngx_http_rh_spans(n), spans, 8 * nprops);'),
+        sub { quick($_[0], 'PATCH', "$set/k" . (1 + $_[1] % 50),
+            json_encode({ acsGroupId => "g$_[1]" })) },
+        'call (void *) memset((char *) sh->undo + 120, 88, 200)'],
     # a DELETE, unlinked everywhere, the chunk not yet given back
     ['DELETE', 'ngx_http_remote_help_heap_free_locked',
         sub { quick($_[0], 'DELETE', "$set/k" . (300 - $_[1])) }],
 );
 
 for my $case (@cases) {
-    my ($what, $where, $traffic) = @$case;
+    my ($what, $where, $traffic, @before) = @$case;
     my $name = "$what killed in $where";
 
     my $t = server(0);
@@ -160,8 +180,22 @@ for my $case (@cases) {
     my %want = fill($t, 300, 'k');
     my ($victim) = $t->workers();
 
-    my $log = kill_at($t, $victim, $where, sub { $traffic->($t, @_) });
-    like($log, qr/Breakpoint 1(\.\d+)?, .*\Q$where\E/, "$name: gdb stopped it there");
+    my $log = kill_at($t, $victim, $where, sub { $traffic->($t, @_) }, @before);
+    like($log, qr/^\$\d+ = \(void \*\) 0x/m, "$name: gdb tore the object")
+        if @before;
+    if ($where =~ /:\d+$/) {
+        # gdb moves a line's breakpoint to where the optimized code has
+        # it: inside the write over the object, while the old version
+        # is kept aside, is what counts
+        my ($line) = $log =~ /^Breakpoint 1(?:\.\d+)?, .*store\.c:(\d+)$/m;
+        ok(defined $line && $line > line_of('sh->undo = old;')
+            && $line < line_of('sh->undo = NULL;'),
+            "$name: gdb stopped it while the object was written over (line "
+            . ($line // 'none') . ')') or diag $log;
+    } else {
+        like($log, qr/Breakpoint 1(\.\d+)?, .*\Q$where\E/, "$name: gdb stopped it there")
+            or diag $log;
+    }
     ok(!RHTest::alive($victim), "$name: and it is gone");
 
     my $took = answered_within($t, 2);
@@ -172,14 +206,19 @@ for my $case (@cases) {
     $want{after} = 'a';
 
     like($t->read_file('error.log'),
-        qr/\[alert\].*process $victim exited while it changed the zone.*\n.*\[alert\].*rebuilt: \d+ objects/,
+        qr/\[alert\].*process $victim exited while it changed the zone.*\n(.*\n)?.*\[alert\].*rebuilt: \d+ objects in \d+ ms/,
         "$name: the log says what happened");
 
+    like($t->read_file('error.log'), qr/an object written over in place is back as it was/,
+        "$name: the object written over is put back") if $what =~ /in place/;
+
     # the killed request: the object may be there or not, written whole
-    my %maybe = $what eq 'DELETE' ? () : ();
     delete $want{"k$_"} for grep { ($t->get("$set/k$_")->{status}) == 404 } 1 .. 300;
     consistent($t, $name, %want);
     is(status($t)->{repairs}, 1, "$name: one rebuild in the status");
+    my ($all) = $t->list_all($set);
+    is((grep { join('', map { $_ // '' } values %$_) =~ /XXXX/ } @$all), 0,
+        "$name: nothing torn is left");
 
     # every chunk accounted for: deleting all gives back all
     my ($objects) = $t->list_all($set);
