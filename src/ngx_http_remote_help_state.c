@@ -1192,7 +1192,8 @@ ngx_http_remote_help_state_next(ngx_http_remote_help_sh_t *sh,
         o = (ngx_http_remote_help_node_t *) node;
 
     } else {
-        o = ngx_http_remote_help_store_first_locked(sh, st->cursor_set, st->cursor);
+        o = ngx_http_remote_help_store_first_locked(sh, st->cursor_set,
+                                                    st->cursor);
     }
 
     while (o == NULL && st->cursor_set < NGX_RH_NSETS - 1) {
