@@ -52,17 +52,6 @@ sub records {
     return @r;
 }
 
-sub fill {
-    my ($t, $n, $prefix) = @_;
-    my %want;
-    for my $i (1 .. $n) {
-        my $r = $t->post($set, { sessionKey => "$prefix$i", deviceName => "d$i" });
-        die "POST $prefix$i: $r->{status}" unless $r->{status} == 201;
-        $want{"$prefix$i"} = "d$i";
-    }
-    return %want;
-}
-
 sub count {
     my ($t) = @_;
     my ($objects) = $t->list_all($set);
@@ -75,7 +64,7 @@ sub count {
     my $t = server();
     $t->start();
 
-    my %want = fill($t, 200, 'k');
+    my %want = $t->fill($set, 200, 'k');
 
     for my $i (1 .. 50) {
         is($t->patch("$set/k$i", { deviceName => "p$i" })->{status}, 200,
@@ -134,7 +123,7 @@ sub count {
 {
     my $t = server(workers => 1);
     $t->start();
-    my %want = fill($t, 30, 'o');
+    my %want = $t->fill($set, 30, 'o');
     for my $i (1 .. 10) {
         $t->patch("$set/o$i", { deviceName => "p$i" });
         $want{"o$i"} = "p$i";
@@ -173,7 +162,7 @@ sub count {
 {
     my $t = server(workers => 1);
     $t->start();
-    my %want = fill($t, 10, 't');
+    my %want = $t->fill($set, 10, 't');
     $t->stop();
 
     my @r = records($t->{state});
@@ -315,7 +304,7 @@ sub count {
 {
     my $t = server(extra => 'state_sync=on');
     $t->start();
-    my %want = fill($t, 20, 's');
+    my %want = $t->fill($set, 20, 's');
 
     # objects of another set too, with an empty set between: the
     # compaction goes through the sets one after another

@@ -30,39 +30,7 @@ for my $round (1 .. 2) {
 
     # each client works on its own keys and logs "try" before a request
     # and "ack" after its 2xx
-    my @kids;
-    for my $c (1 .. $clients) {
-        my $pid = fork() // die "fork: $!";
-        if ($pid == 0) {
-            open my $log, '>', "$dir/client$c.log" or POSIX::_exit(2);
-            $log->autoflush(1);
-            my $i = 0;
-            while (1) {
-                $i++;
-                my $key = "c$c-$i";
-                my @ops = (['POST', 'v0'], ['PATCH', 'v1'], ['PATCH', 'v2']);
-                push @ops, ['DELETE', '-'] if $i % 4 == 0;
-                for my $op (@ops) {
-                    my ($method, $value) = @$op;
-                    print $log "try $key $value\n";
-                    my $r = eval {
-                        $method eq 'POST'
-                            ? $t->post($set, { sessionKey => $key, deviceName => $value })
-                            : $method eq 'PATCH'
-                            ? $t->patch("$set/$key", { deviceName => $value })
-                            : $t->delete("$set/$key");
-                    };
-                    POSIX::_exit(0) unless $r && $r->{status};
-                    if ($r->{status} =~ /^2/) {
-                        print $log "ack $key $value\n";
-                    } else {
-                        print $log "err $key $value $r->{status}\n";
-                    }
-                }
-            }
-        }
-        push @kids, $pid;
-    }
+    my @kids = map { $t->writer($set, "$dir/client$_.log", "c$_") } 1 .. $clients;
 
     # let them write until the file was compacted at least once (round 1)
     # or for a while (round 2), then kill everything

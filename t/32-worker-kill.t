@@ -42,45 +42,6 @@ sub background {
     return $pid;
 }
 
-# a client that writes its own keys and logs what it tried and what was
-# acknowledged; "lost" is a request that got no answer (its worker died)
-sub writer {
-    my ($t, $log, $stop, $c) = @_;
-    my $pid = fork() // die "fork: $!";
-    return $pid if $pid;
-
-    open my $fh, '>', $log or POSIX::_exit(2);
-    $fh->autoflush(1);
-    my $i = 0;
-    my $end = time() + 120;
-    while (!-e $stop && time() < $end) {
-        $i++;
-        my $key = "w$c-$i";
-        my @ops = (['POST', 'v0'], ['PATCH', 'v1'], ['PATCH', 'v2']);
-        push @ops, ['DELETE', '-'] if $i % 3 == 0;
-        for my $op (@ops) {
-            my ($method, $value) = @$op;
-            print $fh "try $key $value\n";
-            my $r = eval {
-                $method eq 'POST'
-                    ? $t->post($set, { sessionKey => $key, deviceName => $value })
-                    : $method eq 'PATCH'
-                    ? $t->patch("$set/$key", { deviceName => $value })
-                    : $t->delete("$set/$key");
-            };
-            if (!$r || !$r->{status}) {
-                print $fh "lost $key $value\n";
-            } elsif ($r->{status} =~ /^2/) {
-                print $fh "ack $key $value\n";
-            } else {
-                print $fh "err $key $value $r->{status}\n";
-            }
-        }
-    }
-    close $fh;
-    POSIX::_exit(0);
-}
-
 # asks for the status every 20 ms; writes the longest time without an
 # answer
 sub probe {
@@ -198,7 +159,8 @@ for my $round (1 .. 4) {
         background($WRK, '-t1', '-c16', '-d60s', '-s', $lua, $url, '--',
             'patch', $nkeys, "r$round"),
     );
-    my @kids = map { writer($t, "$dir/writer$_.log", $stop, $_) } 1 .. 2;
+    my @kids = map { $t->writer($set, "$dir/writer$_.log", "w$_",
+        delete => 3, go_on => 1, stop => $stop) } 1 .. 2;
     push @kids, probe($t, "$dir/gap", $stop);
 
     my $killed = 0;

@@ -124,17 +124,6 @@ sub consistent {
         "$name: every object reads back as written");
 }
 
-sub fill {
-    my ($t, $n, $prefix) = @_;
-    my %want;
-    for my $i (1 .. $n) {
-        my $r = $t->post($set, { sessionKey => "$prefix$i", deviceName => "d$i" });
-        die "POST $prefix$i: $r->{status}" unless $r->{status} == 201;
-        $want{"$prefix$i"} = "d$i";
-    }
-    return %want;
-}
-
 # the line of the store's source where $text is
 sub line_of {
     my ($text) = @_;
@@ -177,7 +166,7 @@ for my $case (@cases) {
 
     my $t = server(0);
     my $empty = status($t)->{used};
-    my %want = fill($t, 300, 'k');
+    my %want = $t->fill($set, 300, 'k');
     my ($victim) = $t->workers();
 
     my $log = kill_at($t, $victim, $where, sub { $traffic->($t, @_) }, @before);
@@ -235,7 +224,7 @@ for my $case (@cases) {
 {
     my $name = 'GET killed in ngx_http_remote_help_lookup';
     my $t = server(0);
-    my %want = fill($t, 50, 'k');
+    my %want = $t->fill($set, 50, 'k');
     my ($victim) = $t->workers();
 
     my $log = kill_at($t, $victim, 'ngx_http_remote_help_lookup',
@@ -261,7 +250,7 @@ for my $case (@cases) {
 {
     my $name = 'PATCH killed in the middle of its record';
     my $t = server(1);
-    my %want = fill($t, 100, 'k');
+    my %want = $t->fill($set, 100, 'k');
     my ($victim) = $t->workers();
 
     # the record's first 10 bytes reach the file, then the kill

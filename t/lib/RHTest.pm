@@ -516,6 +516,64 @@ sub clients {
     return $failed;
 }
 
+# POSTs "$prefix1" .. "$prefix$n" into $set with deviceName "d1" ..;
+# returns key => deviceName
+sub fill {
+    my ($self, $set, $n, $prefix) = @_;
+    my %want;
+    for my $i (1 .. $n) {
+        my $r = $self->post($set, { sessionKey => "$prefix$i", deviceName => "d$i" });
+        die "POST $prefix$i: $r->{status}" unless $r->{status} == 201;
+        $want{"$prefix$i"} = "d$i";
+    }
+    return %want;
+}
+
+# a forked client that writes keys "$name-1", "$name-2", ... of $set: a
+# POST (deviceName v0), two PATCHes (v1, v2) and, every $opts{delete}-th
+# key, a DELETE ("-"); it logs "try KEY VALUE" before each, then "ack KEY
+# VALUE" after a 2xx or "err KEY VALUE STATUS"; a request that gets no
+# answer ends it, or with $opts{go_on} is logged "lost KEY VALUE"; it
+# stops when the file $opts{stop} exists, after 120 s at the most;
+# returns its pid
+sub writer {
+    my ($self, $set, $log, $name, %opts) = @_;
+    my $pid = fork() // die "fork: $!";
+    return $pid if $pid;
+
+    open my $fh, '>', $log or POSIX::_exit(2);
+    $fh->autoflush(1);
+    my $end = time() + 120;
+    my $i = 0;
+    while (!($opts{stop} && -e $opts{stop}) && time() < $end) {
+        $i++;
+        my $key = "$name-$i";
+        my @ops = (['POST', 'v0'], ['PATCH', 'v1'], ['PATCH', 'v2']);
+        push @ops, ['DELETE', '-'] if $i % ($opts{delete} // 4) == 0;
+        for my $op (@ops) {
+            my ($method, $value) = @$op;
+            print $fh "try $key $value\n";
+            my $r = eval {
+                $method eq 'POST'
+                    ? $self->post($set, { sessionKey => $key, deviceName => $value })
+                    : $method eq 'PATCH'
+                    ? $self->patch("$set/$key", { deviceName => $value })
+                    : $self->delete("$set/$key");
+            };
+            if (!$r || !$r->{status}) {
+                POSIX::_exit(0) unless $opts{go_on};
+                print $fh "lost $key $value\n";
+            } elsif ($r->{status} =~ /^2/) {
+                print $fh "ack $key $value\n";
+            } else {
+                print $fh "err $key $value $r->{status}\n";
+            }
+        }
+    }
+    close $fh;
+    POSIX::_exit(0);
+}
+
 # follows @odata.nextLink from a listing URL; returns (objects, pages)
 sub list_all {
     my ($self, $path) = @_;
