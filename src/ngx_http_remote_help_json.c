@@ -15,9 +15,6 @@
 
 
 static int ngx_rh_reserve(ngx_rh_buf_t *b, size_t len);
-static size_t ngx_rh_escaped_len(const unsigned char *s, size_t len);
-static unsigned char *ngx_rh_escape(unsigned char *p,
-    const unsigned char *s, size_t len);
 static void ngx_rh_print(void *ctx, const char *s, size_t len);
 static yajl_gen ngx_rh_gen(ngx_rh_buf_t *b);
 static int ngx_rh_done(ngx_rh_buf_t *b, yajl_gen g, yajl_gen_status st);
@@ -148,10 +145,13 @@ static const unsigned char  ngx_rh_escapes[256] = {
 };
 
 
-/* the length of a string escaped */
+/* upper case: JSON's \u escapes and percent-encoding alike */
 
-static size_t
-ngx_rh_escaped_len(const unsigned char *s, size_t len)
+const char  ngx_rh_hex[] = "0123456789ABCDEF";
+
+
+size_t
+ngx_rh_json_escaped_len(const unsigned char *s, size_t len)
 {
     size_t  i, n;
 
@@ -167,14 +167,11 @@ ngx_rh_escaped_len(const unsigned char *s, size_t len)
 }
 
 
-/* a string escaped, ngx_rh_escaped_len() bytes */
-
-static unsigned char *
-ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
+unsigned char *
+ngx_rh_json_escape(unsigned char *p, const unsigned char *s, size_t len)
 {
     size_t          n;
     unsigned char   c, e;
-    static char     hex[] = "0123456789ABCDEF";
 
     for ( ;; ) {
         n = ngx_rh_run(s, len, 0x20, 0);
@@ -197,8 +194,8 @@ ngx_rh_escape(unsigned char *p, const unsigned char *s, size_t len)
             *p++ = 'u';
             *p++ = '0';
             *p++ = '0';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 0xf];
+            *p++ = ngx_rh_hex[c >> 4];
+            *p++ = ngx_rh_hex[c & 0xf];
 
         } else {
             *p++ = e;
@@ -268,7 +265,7 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
             size += f->len;
 
         } else if (f->data) {
-            size += 2 + ngx_rh_escaped_len(f->data, f->len);
+            size += 2 + ngx_rh_json_escaped_len(f->data, f->len);
 
         } else {
             size += sizeof("null") - 1;
@@ -305,7 +302,7 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
 
         } else if (f->data) {
             *p++ = '"';
-            p = ngx_rh_escape(p, f->data, f->len);
+            p = ngx_rh_json_escape(p, f->data, f->len);
             *p++ = '"';
 
         } else {

@@ -47,6 +47,17 @@ typedef struct {
 } ngx_rh_str_t;
 
 
+/*
+ * A string's JSON escaping, as yajl_gen writes it (without the quotes):
+ * its length, and the escaping itself into at least that many bytes.
+ */
+size_t ngx_rh_json_escaped_len(const unsigned char *s, size_t len);
+unsigned char *ngx_rh_json_escape(unsigned char *p, const unsigned char *s,
+    size_t len);
+
+extern const char  ngx_rh_hex[];
+
+
 void ngx_rh_buf_init(ngx_rh_buf_t *b, const yajl_alloc_funcs *afs,
     size_t hint);
 void ngx_rh_buf_free(ngx_rh_buf_t *b);

@@ -468,7 +468,7 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
 
         case NGX_HTTP_RH_EXISTS:
             return ngx_http_remote_help_error(r, ctx, NGX_HTTP_CONFLICT,
-                                   "An object of type 'microsoft.graph.%s' "
+                                   "An object of type '" NGX_RH_NAMESPACE "%s' "
                                    "with the key '%V' already exists.",
                                    set->type, &key);
 
@@ -1237,8 +1237,6 @@ ngx_http_remote_help_encode(u_char *dst, ngx_str_t *src)
     u_char      c;
     ngx_uint_t  i;
 
-    static u_char  hex[] = "0123456789ABCDEF";
-
     for (i = 0; i < src->len; i++) {
         c = src->data[i];
 
@@ -1251,8 +1249,8 @@ ngx_http_remote_help_encode(u_char *dst, ngx_str_t *src)
         }
 
         *dst++ = '%';
-        *dst++ = hex[c >> 4];
-        *dst++ = hex[c & 0xf];
+        *dst++ = (u_char) ngx_rh_hex[c >> 4];
+        *dst++ = (u_char) ngx_rh_hex[c & 0xf];
     }
 
     return dst;
@@ -1459,7 +1457,7 @@ ngx_http_remote_help_not_found(ngx_http_request_t *r,
 {
     return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_FOUND,
                                       "No object of type "
-                                      "'microsoft.graph.%s' has the key "
+                                      "'" NGX_RH_NAMESPACE "%s' has the key "
                                       "'%V'.", ctx->set->type, &ctx->key);
 }
 

@@ -27,8 +27,6 @@
 #define NGX_HTTP_RH_UUID_LEN      36
 #define NGX_HTTP_RH_DATE_LEN      19
 
-#define NGX_HTTP_INSUFFICIENT_STORAGE  507
-
 
 typedef struct {
     ngx_shm_zone_t               *shm_zone;

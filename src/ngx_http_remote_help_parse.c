@@ -219,7 +219,7 @@ ngx_rh_parse_finish(ngx_rh_parser_t *p, const unsigned char *key,
     if (key == NULL) {
         if (!v->present) {
             ngx_rh_fail(p, "The property '%s' is required to create "
-                        "an object of type 'microsoft.graph.%s'.",
+                        "an object of type '" NGX_RH_NAMESPACE "%s'.",
                         p->set->props[NGX_RH_KEY_PROP].name, p->set->type);
             return p->rc;
         }
@@ -765,8 +765,8 @@ ngx_rh_on_map_key(void *ctx, const unsigned char *s, size_t len)
 
     ngx_rh_literal(lit, sizeof(lit), s, len);
     ngx_rh_fail(p, "The property '%s' does not exist on type "
-                "'microsoft.graph.%s'. Make sure to only use property names "
-                "that are defined by the type.", lit, p->set->type);
+                "'" NGX_RH_NAMESPACE "%s'. Make sure to only use property "
+                "names that are defined by the type.", lit, p->set->type);
     return 0;
 
 duplicate:
@@ -829,7 +829,7 @@ ngx_rh_on_null(void *ctx)
 
     case NGX_RH_KEY_PROP:
         ngx_rh_fail(p, "The property '%s' is the key of type "
-                    "'microsoft.graph.%s' and cannot be null.",
+                    "'" NGX_RH_NAMESPACE "%s' and cannot be null.",
                     p->set->props[NGX_RH_KEY_PROP].name, p->set->type);
         return 0;
     }
@@ -939,7 +939,7 @@ ngx_rh_on_string(void *ctx, const unsigned char *s, size_t len)
 
     if (other) {
         ngx_rh_fail(p, "The type '%s' is not compatible with the type "
-                    "'microsoft.graph.%s' of the entity set '%s'.",
+                    "'" NGX_RH_NAMESPACE "%s' of the entity set '%s'.",
                     lit, p->set->type, p->set->set);
 
     } else {
@@ -1035,14 +1035,14 @@ ngx_rh_key_valid(ngx_rh_parser_t *p, const unsigned char *s, size_t len)
 
     if (len == 0) {
         ngx_rh_fail(p, "The property '%s' is the key of type "
-                    "'microsoft.graph.%s' and cannot be empty.",
+                    "'" NGX_RH_NAMESPACE "%s' and cannot be empty.",
                     prop->name, p->set->type);
         return 0;
     }
 
     if (len > NGX_RH_KEY_MAX) {
         ngx_rh_fail(p, "The property '%s' is the key of type "
-                    "'microsoft.graph.%s' and cannot be longer than %d "
+                    "'" NGX_RH_NAMESPACE "%s' and cannot be longer than %d "
                     "bytes (UTF-8); the value has %zu.",
                     prop->name, p->set->type, NGX_RH_KEY_MAX, len);
         return 0;
@@ -1051,7 +1051,7 @@ ngx_rh_key_valid(ngx_rh_parser_t *p, const unsigned char *s, size_t len)
     for (i = 0; i < len; i++) {
         if (s[i] < 0x20 || s[i] == 0x7f) {
             ngx_rh_fail(p, "The property '%s' is the key of type "
-                        "'microsoft.graph.%s' and cannot contain a control "
+                        "'" NGX_RH_NAMESPACE "%s' and cannot contain a control "
                         "character (U+0000 to U+001F, U+007F): U+%04X at "
                         "byte %zu.", prop->name, p->set->type,
                         (unsigned) s[i], i);

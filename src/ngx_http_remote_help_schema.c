@@ -10,7 +10,7 @@
 
 
 #define ngx_rh_s(s)       s, sizeof(s) - 1
-#define ngx_rh_graph(t)   "#microsoft.graph." t
+#define ngx_rh_graph(t)   "#" NGX_RH_NAMESPACE t
 
 
 static const ngx_rh_prop_t  ngx_rh_extend_props[] = {
@@ -77,7 +77,7 @@ const ngx_rh_enum_member_t  ngx_rh_actions[] = {
 const unsigned  ngx_rh_nactions = ngx_rh_nelts(ngx_rh_actions);
 
 const char  ngx_rh_actions_type[] =
-    "microsoft.graph.allowedRemoteAssistanceActions";
+    NGX_RH_NAMESPACE "allowedRemoteAssistanceActions";
 
 
 const ngx_rh_set_t *

@@ -11,6 +11,7 @@
 
 #include "ngx_http_remote_help_module.h"
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_json.h"
 
 
 typedef struct {
@@ -202,26 +203,8 @@ ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
 static u_char *
 ngx_http_remote_help_quote(u_char *p, ngx_str_t *s)
 {
-    size_t   i;
-    u_char   c;
-
     *p++ = '"';
-
-    for (i = 0; i < s->len; i++) {
-        c = s->data[i];
-
-        if (c == '"' || c == '\\') {
-            *p++ = '\\';
-            *p++ = c;
-
-        } else if (c < 0x20) {
-            p = ngx_sprintf(p, "\\u%04xd", (ngx_uint_t) c);
-
-        } else {
-            *p++ = c;
-        }
-    }
-
+    p = ngx_rh_json_escape(p, s->data, s->len);
     *p++ = '"';
 
     return p;
