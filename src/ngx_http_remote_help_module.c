@@ -69,6 +69,8 @@ static ngx_int_t ngx_http_remote_help_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
 static void *ngx_http_remote_help_create_loc_conf(ngx_conf_t *cf);
+static void *ngx_http_remote_help_create_main_conf(ngx_conf_t *cf);
+static ngx_array_t *ngx_http_remote_help_zones(ngx_cycle_t *cycle);
 static char *ngx_http_remote_help_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -106,7 +108,7 @@ static ngx_command_t  ngx_http_remote_help_commands[] = {
     { ngx_string("remote_help_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_remote_help_zone,
-      0,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -146,7 +148,7 @@ static ngx_http_module_t  ngx_http_remote_help_module_ctx = {
     ngx_http_remote_help_add_variables,    /* preconfiguration */
     ngx_http_remote_help_init,             /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_remote_help_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -1798,6 +1800,41 @@ ngx_http_remote_help_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 static void *
+ngx_http_remote_help_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_remote_help_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_remote_help_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&rmcf->zones, cf->pool, 2,
+                       sizeof(ngx_http_remote_help_zone_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return rmcf;
+}
+
+
+/* the cycle's zones; NULL: no http block */
+
+static ngx_array_t *
+ngx_http_remote_help_zones(ngx_cycle_t *cycle)
+{
+    ngx_http_remote_help_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_remote_help_module);
+
+    return rmcf ? &rmcf->zones : NULL;
+}
+
+
+static void *
 ngx_http_remote_help_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_remote_help_loc_conf_t  *conf;
@@ -1853,6 +1890,8 @@ ngx_http_remote_help_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *
 ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_remote_help_main_conf_t *rmcf = conf;
+
     u_char                       *p;
     char                         *rv;
     ssize_t                       size;
@@ -1860,7 +1899,7 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t                    i;
     ngx_flag_t                    sync;
     ngx_shm_zone_t               *shm_zone;
-    ngx_http_remote_help_zone_t  *zone;
+    ngx_http_remote_help_zone_t  *zone, **slot;
 
     value = cf->args->elts;
 
@@ -1964,7 +2003,8 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->cycle = cf->cycle;
 
     if (state.len) {
-        rv = ngx_http_remote_help_state_conf(cf, zone, &state, sync == 1);
+        rv = ngx_http_remote_help_state_conf(cf, &rmcf->zones, zone, &state,
+                                             sync == 1);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -1976,6 +2016,13 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     shm_zone->init = ngx_http_remote_help_init_zone;
     shm_zone->data = zone;
+
+    slot = ngx_array_push(&rmcf->zones);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = zone;
 
     return NGX_CONF_OK;
 }
@@ -2049,7 +2096,7 @@ ngx_http_remote_help_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_remote_help_init_module(ngx_cycle_t *cycle)
 {
-    ngx_http_remote_help_store_commit(cycle);
+    ngx_http_remote_help_store_commit(ngx_http_remote_help_zones(cycle));
 
     return NGX_OK;
 }
@@ -2058,6 +2105,8 @@ ngx_http_remote_help_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
 {
+    ngx_array_t  *zones;
+
     /* nginx has seeded random() with the pid and the time */
 
     ngx_http_remote_help_seed = ((uint64_t) ngx_random() << 32)
@@ -2065,17 +2114,23 @@ ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
                                 ^ ((uint64_t) ngx_pid << 48)
                                 ^ (uint64_t) ngx_current_msec;
 
-    if (ngx_http_remote_help_store_init_process(cycle) != NGX_OK) {
+    zones = ngx_http_remote_help_zones(cycle);
+
+    if (ngx_http_remote_help_store_init_process(cycle, zones) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_remote_help_state_init_process(cycle);
+    return ngx_http_remote_help_state_init_process(cycle, zones);
 }
 
 
 static void
 ngx_http_remote_help_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_remote_help_state_exit_process(cycle);
-    ngx_http_remote_help_store_exit_process(cycle);
+    ngx_array_t  *zones;
+
+    zones = ngx_http_remote_help_zones(cycle);
+
+    ngx_http_remote_help_state_exit_process(zones);
+    ngx_http_remote_help_store_exit_process(zones);
 }

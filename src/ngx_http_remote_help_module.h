@@ -28,6 +28,13 @@
 #define NGX_HTTP_RH_DATE_LEN      19
 
 
+/* the zones remote_help_zone declared, as lua_shared_dict's are kept */
+
+typedef struct {
+    ngx_array_t                   zones;        /* of zone pointers */
+} ngx_http_remote_help_main_conf_t;
+
+
 typedef struct {
     ngx_shm_zone_t               *shm_zone;
     ngx_uint_t                    auth;

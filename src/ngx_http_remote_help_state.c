@@ -87,7 +87,7 @@ static ngx_int_t ngx_http_remote_help_state_close(
 
 
 char *
-ngx_http_remote_help_state_conf(ngx_conf_t *cf,
+ngx_http_remote_help_state_conf(ngx_conf_t *cf, ngx_array_t *zones,
     ngx_http_remote_help_zone_t *zone, ngx_str_t *path, ngx_flag_t sync)
 {
     u_char                        *p;
@@ -164,9 +164,9 @@ ngx_http_remote_help_state_conf(ngx_conf_t *cf,
     other = zone;
     zone->state = st;
 
-    if (ngx_http_remote_help_store_zones(cf->cycle,
-                                         ngx_http_remote_help_state_shared,
-                                         &other)
+    if (ngx_http_remote_help_store_each(zones,
+                                        ngx_http_remote_help_state_shared,
+                                        &other)
         != NGX_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1424,9 +1424,10 @@ ngx_http_remote_help_state_abort(ngx_http_remote_help_zone_t *zone)
 
 
 ngx_int_t
-ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle)
+ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *zones)
 {
-    return ngx_http_remote_help_store_zones(cycle,
+    return ngx_http_remote_help_store_each(zones,
                                             ngx_http_remote_help_state_open,
                                             cycle);
 }
@@ -1475,9 +1476,9 @@ ngx_http_remote_help_state_open(ngx_http_remote_help_zone_t *zone,
 
 
 void
-ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle)
+ngx_http_remote_help_state_exit_process(ngx_array_t *zones)
 {
-    (void) ngx_http_remote_help_store_zones(cycle,
+    (void) ngx_http_remote_help_store_each(zones,
                                             ngx_http_remote_help_state_close,
                                             NULL);
 }

@@ -70,7 +70,8 @@ struct ngx_http_remote_help_state_s {
 };
 
 
-char *ngx_http_remote_help_state_conf(ngx_conf_t *cf,
+/* zones: the ones declared before, none of which may have the same file */
+char *ngx_http_remote_help_state_conf(ngx_conf_t *cf, ngx_array_t *zones,
     ngx_http_remote_help_zone_t *zone, ngx_str_t *path, ngx_flag_t sync);
 
 ngx_int_t ngx_http_remote_help_state_load(ngx_http_remote_help_zone_t *zone,
@@ -85,8 +86,9 @@ ngx_int_t ngx_http_remote_help_state_append(
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
     uint64_t seq);
 
-ngx_int_t ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle);
-void ngx_http_remote_help_state_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_remote_help_state_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *zones);
+void ngx_http_remote_help_state_exit_process(ngx_array_t *zones);
 
 
 #endif /* _NGX_HTTP_REMOTE_HELP_STATE_H_INCLUDED_ */

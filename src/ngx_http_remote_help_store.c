@@ -74,8 +74,8 @@ static ngx_int_t ngx_http_remote_help_write_unlock(
 static void ngx_http_remote_help_unretire(void *data);
 static ngx_int_t ngx_http_remote_help_committed(
     ngx_http_remote_help_zone_t *zone, void *data);
-static ngx_int_t ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone,
-    void *data);
+static ngx_http_remote_help_zone_t *ngx_http_remote_help_old_zone(
+    ngx_cycle_t *cycle, ngx_http_remote_help_zone_t *zone);
 
 
 /* under the zone's write lock; NULL: the zone is full */
@@ -1116,16 +1116,9 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     ngx_pool_cleanup_t           *cln;
     ngx_http_remote_help_node_t  *n, *copy;
 
-    ozone = zone;
+    ozone = ngx_http_remote_help_old_zone(cycle, zone);
 
-    if (ngx_http_remote_help_store_zones(cycle, ngx_http_remote_help_same,
-                                         &ozone)
-        != NGX_DONE)
-    {
-        return NGX_OK;
-    }
-
-    if (ozone->sh == NULL) {
+    if (ozone == NULL || ozone->sh == NULL) {
         return NGX_OK;
     }
 
@@ -1256,11 +1249,11 @@ ngx_http_remote_help_unretire(void *data)
 /* init_module: the new cycle is committed, the retired zones stay so */
 
 void
-ngx_http_remote_help_store_commit(ngx_cycle_t *cycle)
+ngx_http_remote_help_store_commit(ngx_array_t *zones)
 {
-    (void) ngx_http_remote_help_store_zones(cycle,
-                                            ngx_http_remote_help_committed,
-                                            NULL);
+    (void) ngx_http_remote_help_store_each(zones,
+                                           ngx_http_remote_help_committed,
+                                           NULL);
 }
 
 
@@ -1273,25 +1266,6 @@ ngx_http_remote_help_committed(ngx_http_remote_help_zone_t *zone, void *data)
 }
 
 
-/* *data: the zone of the new cycle in, the one of the same name out */
-
-static ngx_int_t
-ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone, void *data)
-{
-    ngx_http_remote_help_zone_t  **found = data;
-
-    if (zone->name.len == (*found)->name.len
-        && ngx_strncmp(zone->name.data, (*found)->name.data, zone->name.len)
-           == 0)
-    {
-        *found = zone;
-        return NGX_DONE;
-    }
-
-    return NGX_OK;
-}
-
-
 /*
  * Each worker starts with none of the zone's blocks mapped (a fork does
  * not copy the page tables of shared memory): its own empty bitmap; and
@@ -1299,20 +1273,21 @@ ngx_http_remote_help_same(ngx_http_remote_help_zone_t *zone, void *data)
  */
 
 ngx_int_t
-ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle)
+ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *zones)
 {
-    return ngx_http_remote_help_store_zones(cycle,
-                                            ngx_http_remote_help_map_init,
-                                            cycle);
+    return ngx_http_remote_help_store_each(zones,
+                                           ngx_http_remote_help_map_init,
+                                           cycle);
 }
 
 
 void
-ngx_http_remote_help_store_exit_process(ngx_cycle_t *cycle)
+ngx_http_remote_help_store_exit_process(ngx_array_t *zones)
 {
-    (void) ngx_http_remote_help_store_zones(cycle,
-                                            ngx_http_remote_help_map_exit,
-                                            NULL);
+    (void) ngx_http_remote_help_store_each(zones,
+                                           ngx_http_remote_help_map_exit,
+                                           NULL);
 }
 
 
@@ -1351,14 +1326,50 @@ ngx_http_remote_help_map_exit(ngx_http_remote_help_zone_t *zone, void *data)
 }
 
 
+/* calls handler for each zone of the list until one does not return NGX_OK */
+
 ngx_int_t
-ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
+ngx_http_remote_help_store_each(ngx_array_t *zones,
     ngx_http_remote_help_zone_pt handler, void *data)
 {
-    ngx_int_t         rc;
-    ngx_uint_t        i;
-    ngx_shm_zone_t   *shm;
-    ngx_list_part_t  *part;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i;
+    ngx_http_remote_help_zone_t  **zone;
+
+    if (zones == NULL) {
+        return NGX_OK;
+    }
+
+    zone = zones->elts;
+
+    for (i = 0; i < zones->nelts; i++) {
+        rc = handler(zone[i], data);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The running cycle's zone of the same name, for a resize: found among
+ * its shared memory zones, as nginx itself matches a zone across a
+ * reload (by name and tag); its module's configuration of that cycle
+ * is not looked at, since the module's indexes may differ between the
+ * two cycles.
+ */
+
+static ngx_http_remote_help_zone_t *
+ngx_http_remote_help_old_zone(ngx_cycle_t *cycle,
+    ngx_http_remote_help_zone_t *zone)
+{
+    ngx_uint_t                    i;
+    ngx_shm_zone_t               *shm;
+    ngx_list_part_t              *part;
+    ngx_http_remote_help_zone_t  *old;
 
     part = &cycle->shared_memory.part;
     shm = part->elts;
@@ -1367,7 +1378,7 @@ ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                return NGX_OK;
+                return NULL;
             }
 
             part = part->next;
@@ -1383,10 +1394,13 @@ ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
             continue;
         }
 
-        rc = handler(shm[i].data, data);
+        old = shm[i].data;
 
-        if (rc != NGX_OK) {
-            return rc;
+        if (old->name.len == zone->name.len
+            && ngx_strncmp(old->name.data, zone->name.data, zone->name.len)
+               == 0)
+        {
+            return old;
         }
     }
 }

@@ -176,18 +176,20 @@ ngx_int_t ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
 /*
- * calls handler for each remote_help_zone of the cycle, until one call
- * returns other than NGX_OK, and returns that
+ * calls handler for each zone of a list (the module's main configuration
+ * keeps the zones its remote_help_zone directives declared), until one
+ * call returns other than NGX_OK, and returns that
  */
 typedef ngx_int_t (*ngx_http_remote_help_zone_pt)(
     ngx_http_remote_help_zone_t *zone, void *data);
 
-ngx_int_t ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle);
-void ngx_http_remote_help_store_exit_process(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_remote_help_store_zones(ngx_cycle_t *cycle,
+ngx_int_t ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *zones);
+void ngx_http_remote_help_store_exit_process(ngx_array_t *zones);
+ngx_int_t ngx_http_remote_help_store_each(ngx_array_t *zones,
     ngx_http_remote_help_zone_pt handler, void *data);
 
-void ngx_http_remote_help_store_commit(ngx_cycle_t *cycle);
+void ngx_http_remote_help_store_commit(ngx_array_t *zones);
 
 void ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
     ngx_str_t *key);
