@@ -66,17 +66,6 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_remote_help_module;
 
-
-ngx_http_remote_help_ctx_t *ngx_http_remote_help_ctx(ngx_http_request_t *r);
-ngx_int_t ngx_http_remote_help_send(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *body);
-ngx_int_t ngx_http_remote_help_error(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, const char *fmt,
-    ...);
-const char *ngx_http_remote_help_code(ngx_uint_t status);
-ngx_table_elt_t *ngx_http_remote_help_add_header(ngx_http_request_t *r,
-    const char *name, u_char *value, size_t len);
-
 /* ngx_http_remote_help_status.c */
 ngx_int_t ngx_http_remote_help_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_remote_help_add_variables(ngx_conf_t *cf);

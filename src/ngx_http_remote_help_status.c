@@ -10,6 +10,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_request_id.h"
+#include "ngx_http_remote_help_reply.h"
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_json.h"
 

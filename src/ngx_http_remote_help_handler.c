@@ -1,0 +1,560 @@
+
+/*
+ * ngx_http_remote_help_module: the content handler: a request's method and path
+ * to a read, a write or a listing; bodies read, validated and written.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_auth.h"
+#include "ngx_http_remote_help_handler.h"
+#include "ngx_http_remote_help_json.h"
+#include "ngx_http_remote_help_list.h"
+#include "ngx_http_remote_help_parse.h"
+#include "ngx_http_remote_help_pool.h"
+#include "ngx_http_remote_help_reply.h"
+#include "ngx_http_remote_help_request_id.h"
+#include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_uri.h"
+
+
+static void ngx_http_remote_help_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_remote_help_write(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
+static ngx_int_t ngx_http_remote_help_apply(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *parser,
+    yajl_alloc_funcs *afs);
+static ngx_int_t ngx_http_remote_help_parse_body(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *p);
+static ngx_int_t ngx_http_remote_help_get(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
+static ngx_int_t ngx_http_remote_help_delete(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
+static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_http_remote_help_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_table_elt_t                  *h;
+    ngx_http_remote_help_ctx_t       *ctx;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    ctx = ngx_http_remote_help_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH))) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (rlcf->auth == NGX_HTTP_RH_AUTH_BEARER
+        && ngx_http_remote_help_bearer(r) != NGX_OK)
+    {
+        h = ngx_http_remote_help_add_header(r, "WWW-Authenticate",
+                                            (u_char *) "Bearer", 6);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.www_authenticate = h;
+
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                          "Access token is empty.");
+    }
+
+    rc = ngx_http_remote_help_route(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                   "Resource not found for the segment '%V'.",
+                                   &ctx->segment);
+    }
+
+    if (rc == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                          "The request URI is not valid: "
+                                          "the key is not a percent-encoded "
+                                          "UTF-8 string.");
+    }
+
+    if (ctx->item) {
+        switch (r->method) {
+
+        case NGX_HTTP_GET:
+        case NGX_HTTP_HEAD:
+            return ngx_http_remote_help_get(r, ctx);
+
+        case NGX_HTTP_DELETE:
+            return ngx_http_remote_help_delete(r, ctx);
+
+        case NGX_HTTP_PATCH:
+            break;
+
+        default:
+            h = ngx_http_remote_help_add_header(r, "Allow",
+                                          (u_char *) "GET, HEAD, PATCH, DELETE",
+                                          sizeof("GET, HEAD, PATCH, DELETE")
+                                          - 1);
+            goto not_allowed;
+        }
+
+    } else {
+        switch (r->method) {
+
+        case NGX_HTTP_GET:
+        case NGX_HTTP_HEAD:
+            return ngx_http_remote_help_list(r, ctx);
+
+        case NGX_HTTP_POST:
+            break;
+
+        default:
+            h = ngx_http_remote_help_add_header(r, "Allow",
+                                                (u_char *) "GET, HEAD, POST",
+                                                sizeof("GET, HEAD, POST") - 1);
+            goto not_allowed;
+        }
+    }
+
+    if (ngx_http_remote_help_json_type(r) != NGX_OK) {
+        return ngx_http_remote_help_error(r, ctx,
+                                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "Content type '%V' is not supported: "
+                                   "the request body must be "
+                                   "'application/json'.",
+                                   &r->headers_in.content_type->value);
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_remote_help_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+
+not_allowed:
+
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_remote_help_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                      "The HTTP method '%V' is not allowed "
+                                      "on this resource.", &r->method_name);
+}
+
+
+static void
+ngx_http_remote_help_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_remote_help_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
+
+    ngx_http_finalize_request(r, ngx_http_remote_help_write(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_write(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_rh_parser_t   parser;
+    yajl_alloc_funcs  afs;
+
+    ngx_http_remote_help_allocator(r->pool, &afs);
+
+    if (ngx_rh_parse_init(&parser, ctx->set, &afs) != NGX_RH_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        rc = ngx_http_remote_help_apply(r, ctx, &parser, &afs);
+    }
+
+    ngx_rh_parse_free(&parser);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_apply(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *parser,
+    yajl_alloc_funcs *afs)
+{
+    u_char                           *p;
+    uint32_t                          spans[2 * NGX_RH_MAX_PROPS];
+    uint64_t                          seq;
+    ngx_int_t                         rc;
+    ngx_str_t                         json, key, tail;
+    ngx_uint_t                        i, tries;
+    ngx_rh_buf_t                      out;
+    ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
+    ngx_rh_value_t                   *v;
+    const ngx_rh_set_t               *set;
+    ngx_http_remote_help_obj_t        obj;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    set = ctx->set;
+
+    if (ctx->item) {
+        /* an update's key is known: its bucket comes in during the parse */
+        ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &ctx->key);
+    }
+
+    rc = ngx_http_remote_help_parse_body(r, ctx, parser);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST, "%s",
+                                          parser->message);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->item) {
+        key = ctx->key;
+
+    } else {
+        key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
+        key.len = parser->values[NGX_RH_KEY_PROP].len;
+
+        /* a new key's bucket comes in while the object is rendered */
+        ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &key);
+    }
+
+    for (tries = 0; tries < NGX_HTTP_RH_PATCH_TRIES; tries++) {
+
+        seq = 0;
+
+        if (ctx->item) {
+            rc = ngx_http_remote_help_store_get(rlcf->shm_zone->data,
+                                                ctx->set_index, &ctx->key,
+                                                r->pool, &obj);
+            if (rc == NGX_HTTP_RH_MISSING) {
+                goto missing;
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            seq = obj.seq;
+        }
+
+        for (i = 0; i < set->nprops; i++) {
+            v = &parser->values[i];
+
+            if (v->present || !ctx->item) {
+                fields[i].data = v->data;
+                fields[i].len = v->len;
+                fields[i].raw = 0;
+
+            } else {
+                /* kept from the stored object, verbatim */
+                fields[i].data = obj.json.data + obj.spans[2 * i];
+                fields[i].len = obj.spans[2 * i + 1];
+                fields[i].raw = 1;
+            }
+        }
+
+        /* sized by the renderer */
+        ngx_rh_buf_init(&out, afs, 0);
+
+        if (ngx_rh_render_object(&out, set, fields, spans) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        json.data = out.data;
+        json.len = out.len;
+
+        if (!ctx->item && ctx->key.len == 0) {
+            /* for $remote_help_key */
+            ctx->key.data = ngx_pstrdup(r->pool, &key);
+            if (ctx->key.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->key.len = key.len;
+        }
+
+        rc = ngx_http_remote_help_store_put(rlcf->shm_zone->data,
+                                            ctx->set_index, &key, &json,
+                                            spans, seq);
+
+        switch (rc) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_HTTP_RH_CHANGED:
+            continue;
+
+        case NGX_HTTP_RH_MISSING:
+            goto missing;
+
+        case NGX_HTTP_RH_EXISTS:
+            return ngx_http_remote_help_error(r, ctx, NGX_HTTP_CONFLICT,
+                                   "An object of type '" NGX_RH_NAMESPACE "%s' "
+                                   "with the key '%V' already exists.",
+                                   set->type, &key);
+
+        case NGX_HTTP_RH_NOSPACE:
+            return ngx_http_remote_help_error(r, ctx,
+                                   NGX_HTTP_INSUFFICIENT_STORAGE,
+                                   "The remote_help_zone \"%V\" has no room "
+                                   "for the object.",
+                                   &rlcf->shm_zone->shm.name);
+
+        default:
+            return ngx_http_remote_help_failed(r, ctx, rc);
+        }
+
+        if (ctx->item) {
+            return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &json);
+        }
+
+        /* Location: <scheme>://<host>PREFIX/Set/{id} */
+
+        tail.len = set->set_len + 1 + 3 * key.len;
+        tail.data = ngx_pnalloc(r->pool, tail.len);
+        if (tail.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_cpymem(tail.data, set->set, set->set_len);
+        *p++ = '/';
+        p = ngx_http_remote_help_encode(p, &key);
+        tail.len = p - tail.data;
+
+        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
+        if (r->headers_out.location == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.location->hash = 1;
+        ngx_str_set(&r->headers_out.location->key, "Location");
+
+        if (ngx_http_remote_help_url(r, ctx, &tail,
+                                     &r->headers_out.location->value)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_CREATED, &json);
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "remote_help: update of \"%V\" kept changing under it",
+                  &ctx->key);
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+missing:
+
+    return ngx_http_remote_help_not_found(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_parse_body(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *p)
+{
+    u_char       *chunk;
+    off_t         offset;
+    size_t        size;
+    ssize_t       n;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    chunk = NULL;
+    rc = NGX_RH_OK;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl && rc == NGX_RH_OK;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            rc = ngx_rh_parse_feed(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (chunk == NULL) {
+            chunk = ngx_pnalloc(r->pool, NGX_HTTP_RH_FILE_CHUNK);
+            if (chunk == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        for (offset = b->file_pos;
+             offset < b->file_last && rc == NGX_RH_OK;
+             offset += n)
+        {
+            size = (size_t) ngx_min(b->file_last - offset,
+                                    NGX_HTTP_RH_FILE_CHUNK);
+
+            n = ngx_read_file(b->file, chunk, size, offset);
+
+            if (n == NGX_ERROR || n == 0) {
+                return NGX_ERROR;
+            }
+
+            rc = ngx_rh_parse_feed(p, chunk, n);
+        }
+    }
+
+    if (rc == NGX_RH_OK) {
+        rc = ngx_rh_parse_finish(p, ctx->item ? ctx->key.data : NULL,
+                                 ctx->key.len);
+    }
+
+    if (rc == NGX_RH_OK) {
+        return NGX_OK;
+    }
+
+    return (rc == NGX_RH_INVALID) ? NGX_DECLINED : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_get(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    ngx_int_t                         rc;
+    ngx_http_remote_help_obj_t        obj;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    rc = ngx_http_remote_help_store_get(rlcf->shm_zone->data, ctx->set_index,
+                                        &ctx->key, r->pool, &obj);
+
+    if (rc == NGX_OK) {
+        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &obj.json);
+    }
+
+    if (rc == NGX_HTTP_RH_MISSING) {
+        return ngx_http_remote_help_not_found(r, ctx);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_delete(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    ngx_int_t                         rc;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    rc = ngx_http_remote_help_store_delete(rlcf->shm_zone->data,
+                                           ctx->set_index, &ctx->key, 0);
+
+    if (rc == NGX_OK) {
+        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL);
+    }
+
+    if (rc == NGX_HTTP_RH_MISSING) {
+        return ngx_http_remote_help_not_found(r, ctx);
+    }
+
+    return ngx_http_remote_help_failed(r, ctx, rc);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_failed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_table_elt_t                  *h;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+    if (rc == NGX_HTTP_RH_NOSTATE) {
+        return ngx_http_remote_help_error(r, ctx,
+                               NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "The state file of remote_help_zone \"%V\" "
+                               "could not be written; the zone takes no "
+                               "writes until nginx is restarted.",
+                               &rlcf->shm_zone->shm.name);
+    }
+
+    if (rc == NGX_HTTP_RH_RETIRED) {
+        h = ngx_http_remote_help_add_header(r, "Retry-After",
+                                            (u_char *) "1", 1);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_remote_help_error(r, ctx,
+                               NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "The remote_help_zone \"%V\" is being "
+                               "resized; nothing was changed.",
+                               &rlcf->shm_zone->shm.name);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_json_type(ngx_http_request_t *r)
+{
+    u_char     *p, *end;
+    ngx_str_t  *type;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_OK;
+    }
+
+    type = &r->headers_in.content_type->value;
+
+    if (type->len < sizeof("application/json") - 1
+        || ngx_strncasecmp(type->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = type->data + sizeof("application/json") - 1;
+    end = type->data + type->len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    return (p == end || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
