@@ -9,7 +9,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_status.h"
 #include "ngx_http_remote_help_directive.h"
+#include "ngx_http_remote_help_zone.h"
 #include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_store.h"
 
@@ -141,7 +143,7 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    shm_zone->init = ngx_http_remote_help_init_zone;
+    shm_zone->init = ngx_http_remote_help_zone_init;
     shm_zone->data = zone;
 
     slot = ngx_array_push(&rmcf->zones);
@@ -177,6 +179,9 @@ ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (*field == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    /* the objects of a remote_help_zone are kept by the zone backend */
+    rlcf->storage = &ngx_http_remote_help_zone_storage;
 
     rlcf->file = cf->conf_file->file.name.data;
     rlcf->line = cf->conf_file->line;

@@ -18,7 +18,7 @@
 #include "ngx_http_remote_help_pool.h"
 #include "ngx_http_remote_help_reply.h"
 #include "ngx_http_remote_help_request_id.h"
-#include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_storage.h"
 #include "ngx_http_remote_help_uri.h"
 
 
@@ -205,8 +205,7 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
     yajl_alloc_funcs *afs)
 {
     u_char                           *p;
-    uint32_t                          spans[2 * NGX_RH_MAX_PROPS];
-    uint64_t                          seq;
+    void                             *backend;
     ngx_int_t                         rc;
     ngx_str_t                         json, key, tail;
     ngx_uint_t                        i, tries;
@@ -214,15 +213,16 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
     ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
     ngx_rh_value_t                   *v;
     const ngx_rh_set_t               *set;
-    ngx_http_remote_help_obj_t        obj;
+    ngx_http_remote_help_op_t         rd, wr;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    backend = rlcf->shm_zone->data;
     set = ctx->set;
 
     if (ctx->item) {
-        /* an update's key is known: its bucket comes in during the parse */
-        ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &ctx->key);
+        /* an update's key is known: it comes into the cache meanwhile */
+        rlcf->storage->prefetch(backend, &ctx->key);
     }
 
     rc = ngx_http_remote_help_parse_body(r, ctx, parser);
@@ -243,18 +243,28 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
         key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
         key.len = parser->values[NGX_RH_KEY_PROP].len;
 
-        /* a new key's bucket comes in while the object is rendered */
-        ngx_http_remote_help_store_prefetch(rlcf->shm_zone->data, &key);
+        /* a new key comes into the cache while the object is rendered */
+        rlcf->storage->prefetch(backend, &key);
     }
+
+    /* the zone backend answers at once: an op's NGX_AGAIN is not seen */
 
     for (tries = 0; tries < NGX_HTTP_RH_PATCH_TRIES; tries++) {
 
-        seq = 0;
+        ngx_memzero(&wr, sizeof(ngx_http_remote_help_op_t));
+        wr.set = ctx->set_index;
+        wr.key = key;
+        wr.pool = r->pool;
+        wr.seq = NGX_HTTP_RH_CREATE;
 
         if (ctx->item) {
-            rc = ngx_http_remote_help_store_get(rlcf->shm_zone->data,
-                                                ctx->set_index, &ctx->key,
-                                                r->pool, &obj);
+            ngx_memzero(&rd, sizeof(ngx_http_remote_help_op_t));
+            rd.set = ctx->set_index;
+            rd.key = ctx->key;
+            rd.pool = r->pool;
+
+            rc = rlcf->storage->get(backend, &rd);
+
             if (rc == NGX_HTTP_RH_MISSING) {
                 goto missing;
             }
@@ -263,7 +273,8 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            seq = obj.seq;
+            /* the update is made from this version */
+            wr.seq = rd.seq;
         }
 
         for (i = 0; i < set->nprops; i++) {
@@ -276,8 +287,8 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
 
             } else {
                 /* kept from the stored object, verbatim */
-                fields[i].data = obj.json.data + obj.spans[2 * i];
-                fields[i].len = obj.spans[2 * i + 1];
+                fields[i].data = rd.json.data + rd.spans[2 * i];
+                fields[i].len = rd.spans[2 * i + 1];
                 fields[i].raw = 1;
             }
         }
@@ -285,7 +296,7 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
         /* sized by the renderer */
         ngx_rh_buf_init(&out, afs, 0);
 
-        if (ngx_rh_render_object(&out, set, fields, spans) != 0) {
+        if (ngx_rh_render_object(&out, set, fields, wr.spans) != 0) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -302,9 +313,9 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
             ctx->key.len = key.len;
         }
 
-        rc = ngx_http_remote_help_store_put(rlcf->shm_zone->data,
-                                            ctx->set_index, &key, &json,
-                                            spans, seq);
+        wr.json = json;
+
+        rc = rlcf->storage->put(backend, &wr);
 
         switch (rc) {
 
@@ -449,16 +460,20 @@ ngx_http_remote_help_get(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
     ngx_int_t                         rc;
-    ngx_http_remote_help_obj_t        obj;
+    ngx_http_remote_help_op_t         op;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    rc = ngx_http_remote_help_store_get(rlcf->shm_zone->data, ctx->set_index,
-                                        &ctx->key, r->pool, &obj);
+    ngx_memzero(&op, sizeof(ngx_http_remote_help_op_t));
+    op.set = ctx->set_index;
+    op.key = ctx->key;
+    op.pool = r->pool;
+
+    rc = rlcf->storage->get(rlcf->shm_zone->data, &op);
 
     if (rc == NGX_OK) {
-        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &obj.json);
+        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &op.json);
     }
 
     if (rc == NGX_HTTP_RH_MISSING) {
@@ -474,12 +489,17 @@ ngx_http_remote_help_delete(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
     ngx_int_t                         rc;
+    ngx_http_remote_help_op_t         op;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    rc = ngx_http_remote_help_store_delete(rlcf->shm_zone->data,
-                                           ctx->set_index, &ctx->key, 0);
+    ngx_memzero(&op, sizeof(ngx_http_remote_help_op_t));
+    op.set = ctx->set_index;
+    op.key = ctx->key;
+    op.pool = r->pool;
+
+    rc = rlcf->storage->remove(rlcf->shm_zone->data, &op);
 
     if (rc == NGX_OK) {
         return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL);

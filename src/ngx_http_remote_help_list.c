@@ -14,7 +14,7 @@
 #include "ngx_http_remote_help_list.h"
 #include "ngx_http_remote_help_pool.h"
 #include "ngx_http_remote_help_reply.h"
-#include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_storage.h"
 #include "ngx_http_remote_help_uri.h"
 
 
@@ -34,6 +34,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_rh_buf_t                      out;
     ngx_rh_str_t                      context, next, *objects;
     yajl_alloc_funcs                  afs;
+    ngx_http_remote_help_op_t         op;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
@@ -109,12 +110,21 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_remote_help_store_list(rlcf->shm_zone->data,
-                                         ctx->set_index, after, top,
-                                         r->pool, &items, &last, &more);
+    ngx_memzero(&op, sizeof(ngx_http_remote_help_op_t));
+    op.set = ctx->set_index;
+    op.pool = r->pool;
+    op.after = after;
+    op.top = top;
+    op.items = &items;
+
+    rc = rlcf->storage->list(rlcf->shm_zone->data, &op);
+
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    last = op.last;
+    more = op.more;
 
     /* @odata.context: PREFIX/$metadata#Set */
 

@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_status.h"
 #include "ngx_http_remote_help_directive.h"
 #include "ngx_http_remote_help_handler.h"
 #include "ngx_http_remote_help_request_id.h"

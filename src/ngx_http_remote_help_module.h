@@ -13,7 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_schema.h"
-#include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_storage.h"
 
 
 #define NGX_HTTP_RH_AUTH_OFF      0
@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t               *shm_zone;
+    ngx_http_remote_help_storage_t  *storage;   /* over shm_zone->data */
     ngx_uint_t                    auth;
     ngx_uint_t                    page_size;
     ngx_shm_zone_t               *status_zone;  /* remote_help_status */
@@ -65,13 +66,5 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_remote_help_module;
-
-/* ngx_http_remote_help_status.c */
-ngx_int_t ngx_http_remote_help_status_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_remote_help_add_variables(ngx_conf_t *cf);
-ngx_int_t ngx_http_remote_help_log_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_remote_help_counters_conf(ngx_conf_t *cf,
-    ngx_http_remote_help_zone_t *zone);
-
 
 #endif /* _NGX_HTTP_REMOTE_HELP_MODULE_H_INCLUDED_ */

@@ -10,9 +10,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_status.h"
 #include "ngx_http_remote_help_request_id.h"
 #include "ngx_http_remote_help_reply.h"
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_json.h"
 
 
@@ -184,8 +186,8 @@ ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     }
 
     f->state = (zone->state != NULL);
-    f->state_size = sh->state.size;
-    f->compactions = sh->state.compactions;
+    ngx_http_remote_help_state_figures(zone, &f->state_size,
+                                       &f->compactions);
     f->repairs = sh->repairs;
 
     ngx_http_remote_help_store_runlock(zone);

@@ -24,7 +24,6 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_store.h"
-#include "ngx_http_remote_help_state.h"
 
 
 static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc(
@@ -67,10 +66,9 @@ static ngx_int_t ngx_http_remote_help_copy_zone(
     ngx_http_remote_help_zone_t *zone, ngx_cycle_t *cycle,
     ngx_http_remote_help_zone_t **old);
 static ngx_int_t ngx_http_remote_help_write_lock(
-    ngx_http_remote_help_zone_t *zone, ngx_uint_t journal);
-static ngx_int_t ngx_http_remote_help_write_unlock(
-    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
-    uint64_t seq);
+    ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_write_unlock(
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t hold);
 static void ngx_http_remote_help_unretire(void *data);
 static ngx_int_t ngx_http_remote_help_committed(
     ngx_http_remote_help_zone_t *zone, void *data);
@@ -512,14 +510,10 @@ done:
 }
 
 
-/*
- * A write takes the zone's write lock here: not in a zone retired by a
- * resize, nor, with state=, in one whose state file failed.
- */
+/* a write takes the zone's write lock here: not in a zone retired */
 
 static ngx_int_t
-ngx_http_remote_help_write_lock(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t journal)
+ngx_http_remote_help_write_lock(ngx_http_remote_help_zone_t *zone)
 {
     ngx_http_remote_help_sh_t  *sh;
 
@@ -535,51 +529,47 @@ ngx_http_remote_help_write_lock(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_RETIRED;
     }
 
-    if (journal && sh->state.broken) {
-        ngx_http_remote_help_wunlock(&sh->lock);
-        return NGX_HTTP_RH_NOSTATE;
-    }
-
     return NGX_OK;
 }
 
 
 /*
- * ... and leaves it once the change with that sequence number is made;
- * its record goes to the state file outside the zone's lock, so readers
- * do not wait for the disk; a replay keeps each key's highest number
+ * ... and leaves it once the change is made.  A held write is counted as
+ * in flight, under the lock, until its caller has done what follows it
+ * (a journal's append, outside the lock, so that readers do not wait
+ * for a disk): a resize copies the zone only when none is.
  */
 
-static ngx_int_t
+static void
 ngx_http_remote_help_write_unlock(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_record_t *rec, uint64_t seq)
+    ngx_uint_t hold)
 {
-    if (rec) {
-        (void) ngx_atomic_fetch_add(&zone->sh->state.pending, 1);
+    if (hold) {
+        (void) ngx_atomic_fetch_add(&zone->sh->inflight, 1);
     }
 
     ngx_http_remote_help_wunlock(&zone->sh->lock);
+}
 
-    if (rec && ngx_http_remote_help_state_append(zone, rec, seq) != NGX_OK) {
-        return NGX_HTTP_RH_NOSTATE;
-    }
 
-    return NGX_OK;
+void
+ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone)
+{
+    (void) ngx_atomic_fetch_add(&zone->sh->inflight, -1);
 }
 
 
 ngx_int_t
 ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
-    uint64_t seq)
+    uint64_t seq, ngx_uint_t hold, uint64_t *written)
 {
     size_t                         size;
     uint32_t                       hash;
     ngx_int_t                      rc;
-    ngx_uint_t                     nprops, journal;
+    ngx_uint_t                     nprops;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
-    ngx_http_remote_help_record_t  rec;
 
     sh = zone->sh;
     hash = ngx_murmur_hash2(key->data, key->len);
@@ -588,14 +578,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     size = offsetof(ngx_http_remote_help_node_t, data) + 8 * nprops
            + key->len + json->len;
 
-    journal = (zone->state && !zone->state->loading);
-
-    if (journal) {
-        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_PUT, set,
-                                          nprops, spans, key, json);
-    }
-
-    rc = ngx_http_remote_help_write_lock(zone, journal);
+    rc = ngx_http_remote_help_write_lock(zone);
 
     if (rc != NGX_OK) {
         return rc;
@@ -662,8 +645,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     }
 
     if (old) {
-        sh->live -= ngx_http_rh_record_size(old->nprops, old->key_len,
-                                            old->json_len);
+        sh->bytes -= ngx_http_rh_payload(old);
     }
 
     if (seq & NGX_HTTP_RH_REPLAY) {
@@ -704,14 +686,14 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         sh->objects[set]++;
     }
 
-    sh->live += ngx_http_rh_record_size(nprops, key->len, json->len);
+    sh->bytes += ngx_http_rh_payload(n);
+    *written = n->seq;
 
-    rc = ngx_http_remote_help_write_unlock(zone, journal ? &rec : NULL,
-                                          n->seq);
+    ngx_http_remote_help_write_unlock(zone, hold);
 
     ngx_http_remote_help_heap_prefault(&sh->heap, &zone->local);
 
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -719,26 +701,18 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
 ngx_int_t
 ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, uint64_t seq)
+    ngx_uint_t set, ngx_str_t *key, uint64_t seq, ngx_uint_t hold,
+    uint64_t *written)
 {
     uint32_t                       hash;
     ngx_int_t                      rc;
-    ngx_uint_t                     journal;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n;
-    ngx_http_remote_help_record_t  rec;
 
     sh = zone->sh;
     hash = ngx_murmur_hash2(key->data, key->len);
 
-    journal = (zone->state && !zone->state->loading);
-
-    if (journal) {
-        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_DELETE, set,
-                                          0, NULL, key, NULL);
-    }
-
-    rc = ngx_http_remote_help_write_lock(zone, journal);
+    rc = ngx_http_remote_help_write_lock(zone);
 
     if (rc != NGX_OK) {
         return rc;
@@ -751,7 +725,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_MISSING;
     }
 
-    sh->live -= ngx_http_rh_record_size(n->nprops, n->key_len, n->json_len);
+    sh->bytes -= ngx_http_rh_payload(n);
 
     ngx_http_remote_help_unlink(zone, n);
     ngx_http_remote_help_order_delete(&sh->order[set], &n->node);
@@ -760,8 +734,11 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     /* the deletion's own sequence number, taken under the lock */
 
-    return ngx_http_remote_help_write_unlock(zone, journal ? &rec : NULL,
-                                             ++sh->seq);
+    *written = ++sh->seq;
+
+    ngx_http_remote_help_write_unlock(zone, hold);
+
+    return NGX_OK;
 }
 
 
@@ -837,7 +814,6 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
 static ngx_int_t
 ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
 {
-    size_t                          size;
     uint64_t                        seq, created;
     ngx_msec_t                      start;
     ngx_uint_t                      i, n, max, set, dropped;
@@ -945,17 +921,15 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
         sh->objects[set] = 0;
     }
 
-    sh->live = 0;
+    sh->bytes = 0;
 
     for (i = 0; i < n; i++) {
         node = nodes[i];
-        size = ngx_http_rh_record_size(node->nprops, node->key_len,
-                                       node->json_len);
 
         ngx_http_remote_help_order_insert(&sh->order[node->set],
                                           &node->node);
         sh->objects[node->set]++;
-        sh->live += size;
+        sh->bytes += ngx_http_rh_payload(node);
     }
 
     sh->seq = seq;
@@ -990,7 +964,8 @@ ngx_http_remote_help_created_cmp(const void *one, const void *two)
 
 
 ngx_int_t
-ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone, void *data,
+    ngx_http_remote_help_zone_t **old)
 {
     ngx_http_remote_help_zone_t  *ozone = data;
 
@@ -1007,7 +982,8 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->shpool = ozone->shpool;
         zone->buckets = ozone->buckets;
         zone->mask = ozone->mask;
-        return ngx_http_remote_help_state_load(zone, ozone);
+        *old = ozone;
+        return NGX_OK;
     }
 
     zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -1016,7 +992,7 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->sh = zone->shpool->data;
         zone->buckets = zone->sh->buckets;
         zone->mask = zone->sh->mask;
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_remote_help_sh_t));
@@ -1087,7 +1063,9 @@ ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    return ngx_http_remote_help_state_load(zone, ozone);
+    *old = ozone;
+
+    return NGX_OK;
 }
 
 
@@ -1145,9 +1123,9 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     cln->handler = ngx_http_remote_help_unretire;
     cln->data = zone;
 
-    /* changes made before are in the state file before the copy */
+    /* writes made before have finished what follows them (an append) */
 
-    for (i = 0; osh->state.pending && i < 1000; i++) {
+    for (i = 0; osh->inflight && i < 1000; i++) {
         ngx_msleep(1);
     }
 
@@ -1200,15 +1178,8 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
 
     zone->sh->seq = osh->seq;
     zone->sh->created = osh->created;
-    zone->sh->live = osh->live;
+    zone->sh->bytes = osh->bytes;
     ngx_memcpy(zone->sh->objects, osh->objects, sizeof(osh->objects));
-
-    zone->sh->state.size = osh->state.size;
-    zone->sh->state.gen = osh->state.gen;
-    zone->sh->state.broken = osh->state.broken;
-    zone->sh->state.compactions = osh->state.compactions;
-
-    osh->state.abort = 1;
 
     ngx_http_remote_help_wunlock(&osh->lock);
 
@@ -1386,11 +1357,12 @@ ngx_http_remote_help_old_zone(ngx_cycle_t *cycle,
             i = 0;
         }
 
-        /* zones only named by remote_help, never declared, have no init */
+        /*
+         * a zone of the same kind has the same init; zones only named by
+         * remote_help, never declared, have none
+         */
 
-        if (shm[i].init != ngx_http_remote_help_init_zone
-            || shm[i].data == NULL)
-        {
+        if (shm[i].init != zone->shm_zone->init || shm[i].data == NULL) {
             continue;
         }
 

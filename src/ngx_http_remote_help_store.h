@@ -12,29 +12,16 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_storage.h"
 #include "ngx_http_remote_help_lock.h"
 #include "ngx_http_remote_help_heap.h"
 
 
+/* words of the zone that its journal keeps its shared figures in */
+#define NGX_HTTP_RH_JOURNAL_WORDS 16
+
 /* responses counted by status, 100 to 599 */
 #define NGX_HTTP_RH_STATUSES      500
-
-
-/* the state file's shared figures, changed under its own lock */
-
-typedef struct {
-    ngx_http_remote_help_mutex_t  lock;         /* appends take it too */
-    ngx_atomic_t                  pending;      /* changes not appended */
-    ngx_atomic_t                  size;         /* bytes in the file */
-    ngx_atomic_t                  tmp_size;     /* bytes in PATH.tmp */
-    ngx_uint_t                    gen;          /* bumped by each rename */
-    ngx_uint_t                    tmp_gen;      /* bumped by each PATH.tmp */
-    ngx_pid_t                     compactor;    /* 0: no compaction */
-    ngx_uint_t                    abort;        /* the compaction must stop */
-    off_t                         next;         /* no compaction below */
-    ngx_uint_t                    broken;       /* a failed append stuck */
-    ngx_uint_t                    compactions;
-} ngx_http_remote_help_state_sh_t;
 
 
 typedef struct ngx_http_remote_help_node_s  ngx_http_remote_help_node_t;
@@ -63,7 +50,8 @@ typedef struct {
     /* what every write changes or checks, on the line after the lock's */
     uint64_t                      seq;
     uint64_t                      created;      /* objects ever created */
-    off_t                         live;         /* state record bytes */
+    size_t                        bytes;        /* of spans, keys, JSON */
+    ngx_atomic_t                  inflight;     /* held writes */
     ngx_uint_t                    objects[NGX_RH_NSETS];
     ngx_uint_t                    retired;      /* replaced by a resize */
     ngx_uint_t                    repair;       /* a writer died: rebuild */
@@ -77,7 +65,9 @@ typedef struct {
     ngx_http_remote_help_node_t **buckets;
     uint32_t                      mask;         /* buckets - 1 */
     ngx_http_remote_help_heap_t   heap;
-    ngx_http_remote_help_state_sh_t  state;
+
+    /* the journal's own (state=), which the store does not look into */
+    ngx_atomic_t                  journal[NGX_HTTP_RH_JOURNAL_WORDS];
 } ngx_http_remote_help_sh_t;
 
 
@@ -141,6 +131,9 @@ struct ngx_http_remote_help_node_s {
 #define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
 #define ngx_http_rh_key(n)      ((n)->data + 8 * (n)->nprops)
 #define ngx_http_rh_json(n)     (ngx_http_rh_key(n) + (n)->key_len)
+/* what a record of the object carries besides its header */
+#define ngx_http_rh_payload(n)                                               \
+    (8 * (size_t) (n)->nprops + (n)->key_len + (n)->json_len)
 #define ngx_http_rh_size(n)                                                  \
     (offsetof(ngx_http_remote_help_node_t, data) + 8 * (n)->nprops           \
      + (n)->key_len + (n)->json_len)
@@ -155,25 +148,21 @@ typedef struct {
 } ngx_http_remote_help_obj_t;
 
 
-/* store results besides NGX_OK and NGX_ERROR */
-#define NGX_HTTP_RH_MISSING       NGX_DECLINED   /* 404 */
-#define NGX_HTTP_RH_EXISTS        NGX_DONE       /* 409 */
-#define NGX_HTTP_RH_CHANGED       NGX_AGAIN      /* retry the update */
-#define NGX_HTTP_RH_NOSPACE       NGX_ABORT      /* 507 */
-#define NGX_HTTP_RH_RETIRED       NGX_BUSY       /* 503, zone resized */
-#define NGX_HTTP_RH_NOSTATE       (-100)         /* 500, state file */
-
 /*
  * store_put's seq: create; or, when replaying the state file, create or
  * replace what is there with a version of that sequence number, unless
  * what is there is later
  */
-#define NGX_HTTP_RH_CREATE        0
 #define NGX_HTTP_RH_REPLAY        ((uint64_t) 1 << 63)
 
 
-ngx_int_t ngx_http_remote_help_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
+/*
+ * the zone's initialization, called by its owner's shm init: *old is the
+ * previous cycle's zone whose objects this one adopted or copied, or
+ * NULL; NGX_DONE: the zone existed already, nothing was done
+ */
+ngx_int_t ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone,
+    void *data, ngx_http_remote_help_zone_t **old);
 
 /*
  * calls handler for each zone of a list (the module's main configuration
@@ -197,14 +186,20 @@ ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
     ngx_http_remote_help_obj_t *obj);
 
-/* seq == 0: create; otherwise replace the version read with that seq */
+/*
+ * seq == 0: create; otherwise replace the version read with that seq;
+ * *written: the new version's sequence number.  With hold, the write
+ * stays in flight until ngx_http_remote_help_store_finished().
+ */
 ngx_int_t ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
-    uint64_t seq);
+    uint64_t seq, ngx_uint_t hold, uint64_t *written);
 
 ngx_int_t ngx_http_remote_help_store_delete(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
-    uint64_t seq);
+    uint64_t seq, ngx_uint_t hold, uint64_t *written);
+
+void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
 
 
 /*

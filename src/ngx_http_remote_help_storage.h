@@ -1,0 +1,85 @@
+
+/*
+ * ngx_http_remote_help_module: the storage interface.  Request handling
+ * reads and writes objects through a table of these operations over an
+ * opaque backend (the zone store with its journal, ngx_http_remote_help
+ * _zone.c; a network backend later); it never touches a slab, a tree or
+ * a hash chain.
+ */
+
+
+#ifndef _NGX_HTTP_REMOTE_HELP_STORAGE_H_INCLUDED_
+#define _NGX_HTTP_REMOTE_HELP_STORAGE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_remote_help_schema.h"
+
+
+/*
+ * Results besides NGX_OK, NGX_ERROR and NGX_AGAIN (the backend answers
+ * later: it sets op->rc and calls op->done(op), from the event loop)
+ */
+#define NGX_HTTP_RH_MISSING       NGX_DECLINED   /* 404 */
+#define NGX_HTTP_RH_EXISTS        NGX_DONE       /* 409 */
+#define NGX_HTTP_RH_CHANGED       (-101)         /* retry the update */
+#define NGX_HTTP_RH_NOSPACE       NGX_ABORT      /* 507 */
+#define NGX_HTTP_RH_RETIRED       NGX_BUSY       /* 503, zone resized */
+#define NGX_HTTP_RH_NOSTATE       (-100)         /* 500, state file */
+
+/* put's op->seq: create */
+#define NGX_HTTP_RH_CREATE        0
+
+
+typedef struct ngx_http_remote_help_op_s  ngx_http_remote_help_op_t;
+
+typedef void (*ngx_http_remote_help_done_pt)(ngx_http_remote_help_op_t *op);
+
+
+struct ngx_http_remote_help_op_s {
+    ngx_uint_t                    set;
+    ngx_str_t                     key;
+    ngx_pool_t                   *pool;         /* for what is copied out */
+
+    /*
+     * get: out.  put: in (json, spans; seq: NGX_HTTP_RH_CREATE, or the
+     * version an update was made from, which must still be there), and
+     * out (seq: the new version's)
+     */
+    uint64_t                      seq;
+    ngx_str_t                     json;
+    uint32_t                      spans[2 * NGX_RH_MAX_PROPS];
+
+    /* list: in (after: the place to start after, 0: the first; top) */
+    uint64_t                      after;
+    ngx_uint_t                    top;
+    ngx_array_t                  *items;        /* of ngx_str_t, out */
+    uint64_t                      last;         /* out: the last's place */
+    ngx_uint_t                    more;         /* out: objects remain */
+
+    ngx_int_t                     rc;
+    ngx_http_remote_help_done_pt  done;
+    void                         *data;
+};
+
+
+typedef struct {
+    const char                   *name;
+
+    /* a hint: the key is about to be used */
+    void                        (*prefetch)(void *backend, ngx_str_t *key);
+
+    ngx_int_t                   (*get)(void *backend,
+                                       ngx_http_remote_help_op_t *op);
+    ngx_int_t                   (*put)(void *backend,
+                                       ngx_http_remote_help_op_t *op);
+    ngx_int_t                   (*remove)(void *backend,
+                                          ngx_http_remote_help_op_t *op);
+    ngx_int_t                   (*list)(void *backend,
+                                        ngx_http_remote_help_op_t *op);
+} ngx_http_remote_help_storage_t;
+
+
+#endif /* _NGX_HTTP_REMOTE_HELP_STORAGE_H_INCLUDED_ */

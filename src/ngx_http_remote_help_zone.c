@@ -1,0 +1,174 @@
+
+/*
+ * ngx_http_remote_help_module: the zone backend, the storage interface
+ * over the shared-memory store and, with state=, its journal.  A write
+ * is made in the store, then appended to the journal; the store knows
+ * nothing of the journal, the journal reads the store (to replay into
+ * it and to compact from it).  Every operation answers at once.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_remote_help_zone.h"
+#include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_state.h"
+
+
+static void ngx_http_remote_help_zone_prefetch(void *backend, ngx_str_t *key);
+static ngx_int_t ngx_http_remote_help_zone_get(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_zone_put(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_zone_remove(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_zone_list(void *backend,
+    ngx_http_remote_help_op_t *op);
+
+
+ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
+    "zone",
+    ngx_http_remote_help_zone_prefetch,
+    ngx_http_remote_help_zone_get,
+    ngx_http_remote_help_zone_put,
+    ngx_http_remote_help_zone_remove,
+    ngx_http_remote_help_zone_list
+};
+
+
+/* the zone's shm init: the store, then what its journal holds */
+
+ngx_int_t
+ngx_http_remote_help_zone_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_int_t                     rc;
+    ngx_http_remote_help_zone_t  *old;
+
+    old = NULL;
+
+    rc = ngx_http_remote_help_store_init(shm_zone, data, &old);
+
+    if (rc == NGX_DONE) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_remote_help_state_load(shm_zone->data, old);
+}
+
+
+static void
+ngx_http_remote_help_zone_prefetch(void *backend, ngx_str_t *key)
+{
+    ngx_http_remote_help_store_prefetch(backend, key);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_zone_get(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_int_t                   rc;
+    ngx_http_remote_help_obj_t  obj;
+
+    rc = ngx_http_remote_help_store_get(backend, op->set, &op->key, op->pool,
+                                        &obj);
+
+    if (rc == NGX_OK) {
+        op->seq = obj.seq;
+        op->json = obj.json;
+        ngx_memcpy(op->spans, obj.spans, sizeof(obj.spans));
+    }
+
+    return rc;
+}
+
+
+/*
+ * With state=, the record is prepared before the zone's lock is taken
+ * and appended after it is left; a 2xx only after the append.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    ngx_int_t                      rc;
+    ngx_uint_t                     journal;
+    ngx_http_remote_help_record_t  rec;
+
+    journal = (zone->state != NULL);
+
+    if (journal) {
+        if (ngx_http_remote_help_state_broken(zone)) {
+            return NGX_HTTP_RH_NOSTATE;
+        }
+
+        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_PUT, op->set,
+                                          ngx_rh_sets[op->set].nprops,
+                                          op->spans, &op->key, &op->json);
+    }
+
+    rc = ngx_http_remote_help_store_put(zone, op->set, &op->key, &op->json,
+                                        op->spans, op->seq, journal,
+                                        &op->seq);
+
+    if (rc != NGX_OK || !journal) {
+        return rc;
+    }
+
+    rc = ngx_http_remote_help_state_append(zone, &rec, op->seq);
+
+    ngx_http_remote_help_store_finished(zone);
+
+    return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_RH_NOSTATE;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_zone_remove(void *backend,
+    ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    ngx_int_t                      rc;
+    ngx_uint_t                     journal;
+    ngx_http_remote_help_record_t  rec;
+
+    journal = (zone->state != NULL);
+
+    if (journal) {
+        if (ngx_http_remote_help_state_broken(zone)) {
+            return NGX_HTTP_RH_NOSTATE;
+        }
+
+        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_DELETE,
+                                          op->set, 0, NULL, &op->key, NULL);
+    }
+
+    rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
+                                           journal, &op->seq);
+
+    if (rc != NGX_OK || !journal) {
+        return rc;
+    }
+
+    rc = ngx_http_remote_help_state_append(zone, &rec, op->seq);
+
+    ngx_http_remote_help_store_finished(zone);
+
+    return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_RH_NOSTATE;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_zone_list(void *backend, ngx_http_remote_help_op_t *op)
+{
+    return ngx_http_remote_help_store_list(backend, op->set, op->after,
+                                           op->top, op->pool, op->items,
+                                           &op->last, &op->more);
+}
