@@ -708,12 +708,14 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 {
     size_t                            used, size;
     u_char                           *p;
-    uint32_t                          n, crc;
     ngx_int_t                         rc;
+    ngx_str_t                         key, json;
+    ngx_uint_t                        i;
     struct iovec                      iov;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_node_t      *o;
     ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_record_t     rec;
     ngx_http_remote_help_state_sh_t  *ssh;
 
     sh = zone->sh;
@@ -753,24 +755,23 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
             st->buf_size = size;
         }
 
+        /* the object's record, as an append writes it: one encoder */
+
+        key.data = ngx_http_rh_key(o);
+        key.len = o->key_len;
+        json.data = ngx_http_rh_json(o);
+        json.len = o->json_len;
+
+        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_PUT, o->set,
+                                          o->nprops, ngx_http_rh_spans(o),
+                                          &key, &json);
+        ngx_http_remote_help_state_seal(&rec, o->seq);
+
         p = st->buf + used;
 
-        p[12] = NGX_HTTP_RH_OP_PUT;
-        p[13] = o->set;
-        p[14] = o->nprops;
-        p[15] = 0;
-        ngx_memcpy(p + 16, &o->key_len, 4);
-        ngx_memcpy(p + 20, &o->json_len, 4);
-        ngx_memcpy(p + 24, o->data, size - 24 - NGX_HTTP_RH_REC_SEQ);
-        ngx_memcpy(p + size - NGX_HTTP_RH_REC_SEQ, &o->seq,
-                   NGX_HTTP_RH_REC_SEQ);
-
-        n = (uint32_t) (size - NGX_HTTP_RH_REC_HEAD);
-        crc = ngx_http_rh_crc(p + NGX_HTTP_RH_REC_HEAD, n);
-        ngx_memcpy(p, &n, 4);
-        ngx_memcpy(p + 4, &crc, 4);
-        crc = ngx_http_rh_crc(p, 8);
-        ngx_memcpy(p + 8, &crc, 4);
+        for (i = 0; i < (ngx_uint_t) rec.niov; i++) {
+            p = ngx_cpymem(p, rec.iov[i].iov_base, rec.iov[i].iov_len);
+        }
 
         used += size;
 

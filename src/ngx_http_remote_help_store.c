@@ -26,29 +26,30 @@
 #include "ngx_http_remote_help_store.h"
 
 
-static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc(
+static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc_locked(
     ngx_http_remote_help_zone_t *zone, size_t size);
-static void ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
+static void ngx_http_remote_help_free_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
-static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup(
+static ngx_http_remote_help_node_t *ngx_http_remote_help_lookup_locked(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, uint32_t hash,
     ngx_str_t *key);
-static void ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
+static void ngx_http_remote_help_link_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
-static void ngx_http_remote_help_replace(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_node_t *old, ngx_http_remote_help_node_t *n);
-static void ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
+static void ngx_http_remote_help_replace_locked(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_node_t *old,
     ngx_http_remote_help_node_t *n);
-static void ngx_http_remote_help_order_insert(
+static void ngx_http_remote_help_unlink_locked(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_order_insert_locked(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
 static void ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_remote_help_order_replace(
+static void ngx_http_remote_help_order_replace_locked(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *old,
     ngx_rbtree_node_t *node);
-static void ngx_http_remote_help_order_delete(
+static void ngx_http_remote_help_order_delete_locked(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
 static ngx_int_t ngx_http_remote_help_locked(
     ngx_http_remote_help_zone_t *zone, ngx_int_t rc);
@@ -79,7 +80,8 @@ static ngx_http_remote_help_zone_t *ngx_http_remote_help_old_zone(
 /* under the zone's write lock; NULL: the zone is full */
 
 static ngx_http_remote_help_node_t *
-ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
+ngx_http_remote_help_alloc_locked(ngx_http_remote_help_zone_t *zone,
+    size_t size)
 {
     ngx_http_remote_help_node_t   *n;
     ngx_http_remote_help_chunk_t   c;
@@ -96,7 +98,7 @@ ngx_http_remote_help_alloc(ngx_http_remote_help_zone_t *zone, size_t size)
 
 
 static void
-ngx_http_remote_help_free(ngx_http_remote_help_zone_t *zone,
+ngx_http_remote_help_free_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
 {
     ngx_http_remote_help_chunk_t  c;
@@ -123,7 +125,7 @@ ngx_http_remote_help_capacity(ngx_http_remote_help_zone_t *zone,
 
 
 static ngx_http_remote_help_node_t *
-ngx_http_remote_help_lookup(ngx_http_remote_help_zone_t *zone,
+ngx_http_remote_help_lookup_locked(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, uint32_t hash, ngx_str_t *key)
 {
     ngx_http_remote_help_node_t  *n;
@@ -150,7 +152,7 @@ ngx_http_remote_help_lookup(ngx_http_remote_help_zone_t *zone,
  */
 
 static void
-ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
+ngx_http_remote_help_link_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
 {
     ngx_http_remote_help_node_t  **bucket;
@@ -166,7 +168,7 @@ ngx_http_remote_help_link(ngx_http_remote_help_zone_t *zone,
 
 
 static void
-ngx_http_remote_help_replace(ngx_http_remote_help_zone_t *zone,
+ngx_http_remote_help_replace_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *old, ngx_http_remote_help_node_t *n)
 {
     ngx_http_remote_help_node_t  **p;
@@ -187,7 +189,7 @@ ngx_http_remote_help_replace(ngx_http_remote_help_zone_t *zone,
 
 
 static void
-ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
+ngx_http_remote_help_unlink_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n)
 {
     ngx_http_remote_help_node_t  **p;
@@ -207,7 +209,7 @@ ngx_http_remote_help_unlink(ngx_http_remote_help_zone_t *zone,
  */
 
 static void
-ngx_http_remote_help_order_insert(ngx_http_remote_help_order_t *order,
+ngx_http_remote_help_order_insert_locked(ngx_http_remote_help_order_t *order,
     ngx_rbtree_node_t *node)
 {
     if (order->last && node->key > order->last->key) {
@@ -250,7 +252,7 @@ ngx_http_remote_help_order_append(ngx_rbtree_node_t *temp,
 /* a new version takes the old one's place in the tree: no rebalancing */
 
 static void
-ngx_http_remote_help_order_replace(ngx_http_remote_help_order_t *order,
+ngx_http_remote_help_order_replace_locked(ngx_http_remote_help_order_t *order,
     ngx_rbtree_node_t *old, ngx_rbtree_node_t *node)
 {
     ngx_rbtree_node_t  *sentinel;
@@ -288,7 +290,7 @@ ngx_http_remote_help_order_replace(ngx_http_remote_help_order_t *order,
 
 
 static void
-ngx_http_remote_help_order_delete(ngx_http_remote_help_order_t *order,
+ngx_http_remote_help_order_delete_locked(ngx_http_remote_help_order_t *order,
     ngx_rbtree_node_t *node)
 {
     ngx_rbtree_node_t  *prev, *sentinel;
@@ -481,7 +483,7 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
         return NGX_ERROR;
     }
 
-    n = ngx_http_remote_help_lookup(zone, set, hash, key);
+    n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
 
     if (n == NULL) {
         rc = NGX_HTTP_RH_MISSING;
@@ -584,7 +586,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         return rc;
     }
 
-    old = ngx_http_remote_help_lookup(zone, set, hash, key);
+    old = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
 
     if (seq == NGX_HTTP_RH_CREATE) {
         if (old) {
@@ -636,7 +638,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
          * in its chain, the old one is whole.
          */
 
-        n = ngx_http_remote_help_alloc(zone, size);
+        n = ngx_http_remote_help_alloc_locked(zone, size);
 
         if (n == NULL) {
             ngx_http_remote_help_wunlock(&sh->lock);
@@ -675,14 +677,14 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         sh->undo = NULL;
 
     } else if (old) {
-        ngx_http_remote_help_replace(zone, old, n);
-        ngx_http_remote_help_order_replace(&sh->order[set], &old->node,
-                                           &n->node);
-        ngx_http_remote_help_free(zone, old);
+        ngx_http_remote_help_replace_locked(zone, old, n);
+        ngx_http_remote_help_order_replace_locked(&sh->order[set], &old->node,
+                                                  &n->node);
+        ngx_http_remote_help_free_locked(zone, old);
 
     } else {
-        ngx_http_remote_help_link(zone, n);
-        ngx_http_remote_help_order_insert(&sh->order[set], &n->node);
+        ngx_http_remote_help_link_locked(zone, n);
+        ngx_http_remote_help_order_insert_locked(&sh->order[set], &n->node);
         sh->objects[set]++;
     }
 
@@ -718,7 +720,7 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
         return rc;
     }
 
-    n = ngx_http_remote_help_lookup(zone, set, hash, key);
+    n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
 
     if (n == NULL || (seq && n->seq > seq)) {
         ngx_http_remote_help_wunlock(&sh->lock);
@@ -727,9 +729,9 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     sh->bytes -= ngx_http_rh_payload(n);
 
-    ngx_http_remote_help_unlink(zone, n);
-    ngx_http_remote_help_order_delete(&sh->order[set], &n->node);
-    ngx_http_remote_help_free(zone, n);
+    ngx_http_remote_help_unlink_locked(zone, n);
+    ngx_http_remote_help_order_delete_locked(&sh->order[set], &n->node);
+    ngx_http_remote_help_free_locked(zone, n);
     sh->objects[set]--;
 
     /* the deletion's own sequence number, taken under the lock */
@@ -926,8 +928,8 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
     for (i = 0; i < n; i++) {
         node = nodes[i];
 
-        ngx_http_remote_help_order_insert(&sh->order[node->set],
-                                          &node->node);
+        ngx_http_remote_help_order_insert_locked(&sh->order[node->set],
+                                                 &node->node);
         sh->objects[node->set]++;
         sh->bytes += ngx_http_rh_payload(node);
     }
@@ -1150,7 +1152,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             n = (ngx_http_remote_help_node_t *) node;
             size = ngx_http_rh_size(n);
 
-            copy = ngx_http_remote_help_alloc(zone, size);
+            copy = ngx_http_remote_help_alloc_locked(zone, size);
             if (copy == NULL) {
                 ngx_http_remote_help_wunlock(&osh->lock);
                 *old = NULL;
@@ -1169,9 +1171,9 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy->cls = cls;
             copy->block = block;
 
-            ngx_http_remote_help_link(zone, copy);
-            ngx_http_remote_help_order_insert(&zone->sh->order[set],
-                                              &copy->node);
+            ngx_http_remote_help_link_locked(zone, copy);
+            ngx_http_remote_help_order_insert_locked(&zone->sh->order[set],
+                                                     &copy->node);
             copied++;
         }
     }
