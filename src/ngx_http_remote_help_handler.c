@@ -37,6 +37,9 @@ static ngx_int_t ngx_http_remote_help_delete(ngx_http_request_t *r,
 static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
+static void ngx_http_remote_help_op_init(ngx_http_remote_help_op_t *op,
+    ngx_http_request_t *r, ngx_http_remote_help_ctx_t *ctx,
+    ngx_str_t *key);
 
 
 ngx_int_t
@@ -251,17 +254,11 @@ ngx_http_remote_help_apply(ngx_http_request_t *r,
 
     for (tries = 0; tries < NGX_HTTP_RH_PATCH_TRIES; tries++) {
 
-        ngx_memzero(&wr, sizeof(ngx_http_remote_help_op_t));
-        wr.set = ctx->set_index;
-        wr.key = key;
-        wr.pool = r->pool;
+        ngx_http_remote_help_op_init(&wr, r, ctx, &key);
         wr.seq = NGX_HTTP_RH_CREATE;
 
         if (ctx->item) {
-            ngx_memzero(&rd, sizeof(ngx_http_remote_help_op_t));
-            rd.set = ctx->set_index;
-            rd.key = ctx->key;
-            rd.pool = r->pool;
+            ngx_http_remote_help_op_init(&rd, r, ctx, &ctx->key);
 
             rc = rlcf->storage->get(backend, &rd);
 
@@ -465,10 +462,7 @@ ngx_http_remote_help_get(ngx_http_request_t *r,
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    ngx_memzero(&op, sizeof(ngx_http_remote_help_op_t));
-    op.set = ctx->set_index;
-    op.key = ctx->key;
-    op.pool = r->pool;
+    ngx_http_remote_help_op_init(&op, r, ctx, &ctx->key);
 
     rc = rlcf->storage->get(rlcf->shm_zone->data, &op);
 
@@ -494,10 +488,7 @@ ngx_http_remote_help_delete(ngx_http_request_t *r,
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    ngx_memzero(&op, sizeof(ngx_http_remote_help_op_t));
-    op.set = ctx->set_index;
-    op.key = ctx->key;
-    op.pool = r->pool;
+    ngx_http_remote_help_op_init(&op, r, ctx, &ctx->key);
 
     rc = rlcf->storage->remove(rlcf->shm_zone->data, &op);
 
@@ -577,4 +568,18 @@ ngx_http_remote_help_json_type(ngx_http_request_t *r)
     }
 
     return (p == end || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* an operation on the request's set and the key given */
+
+static void
+ngx_http_remote_help_op_init(ngx_http_remote_help_op_t *op,
+    ngx_http_request_t *r, ngx_http_remote_help_ctx_t *ctx, ngx_str_t *key)
+{
+    ngx_memzero(op, sizeof(ngx_http_remote_help_op_t));
+
+    op->set = ctx->set_index;
+    op->key = *key;
+    op->pool = r->pool;
 }

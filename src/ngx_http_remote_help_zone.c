@@ -25,6 +25,9 @@ static ngx_int_t ngx_http_remote_help_zone_remove(void *backend,
     ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_zone_list(void *backend,
     ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_zone_append(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    uint64_t seq);
 
 
 ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
@@ -121,11 +124,7 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
         return rc;
     }
 
-    rc = ngx_http_remote_help_state_append(zone, &rec, op->seq);
-
-    ngx_http_remote_help_store_finished(zone);
-
-    return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_RH_NOSTATE;
+    return ngx_http_remote_help_zone_append(zone, &rec, op->seq);
 }
 
 
@@ -157,7 +156,19 @@ ngx_http_remote_help_zone_remove(void *backend,
         return rc;
     }
 
-    rc = ngx_http_remote_help_state_append(zone, &rec, op->seq);
+    return ngx_http_remote_help_zone_append(zone, &rec, op->seq);
+}
+
+
+/* a write made and held in flight: its record, then it is finished */
+
+static ngx_int_t
+ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, uint64_t seq)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_remote_help_state_append(zone, rec, seq);
 
     ngx_http_remote_help_store_finished(zone);
 
