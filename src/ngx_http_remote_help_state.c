@@ -219,19 +219,20 @@ ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
     ngx_uint_t op, ngx_uint_t set, ngx_uint_t nprops, uint32_t *spans,
     ngx_str_t *key, ngx_str_t *json)
 {
-    u_char    *h;
+    u_char    *h, *f;
     uint32_t   n, crc;
 
     h = rec->head;
+    f = h + NGX_HTTP_RH_REC_HEAD;
 
-    h[12] = (u_char) op;
-    h[13] = (u_char) set;
-    h[14] = (u_char) nprops;
-    h[15] = 0;
+    f[NGX_HTTP_RH_REC_OP] = (u_char) op;
+    f[NGX_HTTP_RH_REC_SET] = (u_char) set;
+    f[NGX_HTTP_RH_REC_NPROPS] = (u_char) nprops;
+    f[3] = 0;
     n = (uint32_t) key->len;
-    ngx_memcpy(h + 16, &n, 4);
+    ngx_memcpy(f + NGX_HTTP_RH_REC_KEY_LEN, &n, 4);
     n = json ? (uint32_t) json->len : 0;
-    ngx_memcpy(h + 20, &n, 4);
+    ngx_memcpy(f + NGX_HTTP_RH_REC_JSON_LEN, &n, 4);
 
     rec->iov[0].iov_base = h;
     rec->iov[0].iov_len = sizeof(rec->head);
@@ -280,10 +281,10 @@ ngx_http_remote_help_state_seal(ngx_http_remote_help_record_t *rec,
     crc = (uint32_t) crc32(crc, (u_char *) &rec->seq, NGX_HTTP_RH_REC_SEQ);
 
     n = (uint32_t) (rec->size - NGX_HTTP_RH_REC_HEAD);
-    ngx_memcpy(h, &n, 4);
-    ngx_memcpy(h + 4, &crc, 4);
-    crc = ngx_http_rh_crc(h, 8);
-    ngx_memcpy(h + 8, &crc, 4);
+    ngx_memcpy(h + NGX_HTTP_RH_REC_LEN, &n, 4);
+    ngx_memcpy(h + NGX_HTTP_RH_REC_CRC, &crc, 4);
+    crc = ngx_http_rh_crc(h, NGX_HTTP_RH_REC_HCRC);
+    ngx_memcpy(h + NGX_HTTP_RH_REC_HCRC, &crc, 4);
 }
 
 

@@ -37,6 +37,22 @@
 #define NGX_HTTP_RH_REC_FIXED     12
 #define NGX_HTTP_RH_REC_SEQ       8
 
+/*
+ * Where a record's fields are, for its one encoder (state.c) and its one
+ * decoder (state_load.c).  The header: the length of what follows it,
+ * the CRC-32 of that, the CRC-32 of these eight bytes; the fixed part:
+ * op, set, the number of spans, 0, key length, JSON length; then the
+ * spans, key, JSON, and the change's sequence number.
+ */
+#define NGX_HTTP_RH_REC_LEN       0
+#define NGX_HTTP_RH_REC_CRC       4
+#define NGX_HTTP_RH_REC_HCRC      8
+#define NGX_HTTP_RH_REC_OP        0
+#define NGX_HTTP_RH_REC_SET       1
+#define NGX_HTTP_RH_REC_NPROPS    2
+#define NGX_HTTP_RH_REC_KEY_LEN   4
+#define NGX_HTTP_RH_REC_JSON_LEN  8
+
 #define ngx_http_rh_record_size(nprops, key_len, json_len)                   \
     (NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_FIXED + 8 * (nprops)             \
      + (key_len) + (json_len) + NGX_HTTP_RH_REC_SEQ)

@@ -317,11 +317,11 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
             goto torn;
         }
 
-        ngx_memcpy(&len, p, 4);
-        ngx_memcpy(&crc, p + 4, 4);
-        ngx_memcpy(&hcrc, p + 8, 4);
+        ngx_memcpy(&len, p + NGX_HTTP_RH_REC_LEN, 4);
+        ngx_memcpy(&crc, p + NGX_HTTP_RH_REC_CRC, 4);
+        ngx_memcpy(&hcrc, p + NGX_HTTP_RH_REC_HCRC, 4);
 
-        if (ngx_http_rh_crc(p, 8) != hcrc) {
+        if (ngx_http_rh_crc(p, NGX_HTTP_RH_REC_HCRC) != hcrc) {
 
             /* zeroes to the end: the size grew, the data never came */
 
@@ -424,12 +424,12 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
         return NGX_DECLINED;
     }
 
-    op = p[0];
-    set = p[1];
-    nprops = p[2];
+    op = p[NGX_HTTP_RH_REC_OP];
+    set = p[NGX_HTTP_RH_REC_SET];
+    nprops = p[NGX_HTTP_RH_REC_NPROPS];
 
-    ngx_memcpy(&key_len, p + 4, 4);
-    ngx_memcpy(&json_len, p + 8, 4);
+    ngx_memcpy(&key_len, p + NGX_HTTP_RH_REC_KEY_LEN, 4);
+    ngx_memcpy(&json_len, p + NGX_HTTP_RH_REC_JSON_LEN, 4);
     ngx_memcpy(&seq, p + len - NGX_HTTP_RH_REC_SEQ, 8);
 
     p += NGX_HTTP_RH_REC_FIXED;
