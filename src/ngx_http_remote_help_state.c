@@ -45,6 +45,8 @@ static void ngx_http_remote_help_state_unlock(
     ngx_http_remote_help_zone_t *zone);
 static ngx_int_t ngx_http_remote_help_state_fd(
     ngx_http_remote_help_zone_t *zone);
+static off_t ngx_http_remote_help_state_cut(
+    ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_state_seal(
     ngx_http_remote_help_record_t *rec, uint64_t seq);
 static ngx_int_t ngx_http_remote_help_state_write(ngx_fd_t fd,
@@ -322,7 +324,7 @@ ngx_http_remote_help_state_write(ngx_fd_t fd, struct iovec *iov, int niov,
 static void
 ngx_http_remote_help_state_lock(ngx_http_remote_help_zone_t *zone)
 {
-    ngx_file_info_t                   fi;
+    off_t                             cut;
     ngx_http_remote_help_state_t     *st;
     ngx_http_remote_help_state_sh_t  *ssh;
 
@@ -344,28 +346,59 @@ ngx_http_remote_help_state_lock(ngx_http_remote_help_zone_t *zone)
         ssh->abort = 1;
     }
 
-    if (ngx_http_remote_help_state_fd(zone) != NGX_OK
-        || ngx_fd_info(st->fd, &fi) == NGX_FILE_ERROR)
-    {
-        return;
-    }
+    cut = ngx_http_remote_help_state_cut(zone);
 
-    if (ngx_file_size(&fi) > (off_t) ssh->size) {
-
+    if (cut > 0) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "state file \"%s\": %O bytes of a record not "
                       "acknowledged cut off at offset %O", st->path.data,
-                      ngx_file_size(&fi) - (off_t) ssh->size,
-                      (off_t) ssh->size);
-
-        if (ftruncate(st->fd, (off_t) ssh->size) == -1) {
-            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                          "ftruncate(\"%s\", %O) failed, remote_help_zone "
-                          "\"%V\" takes no writes until nginx is restarted",
-                          st->path.data, (off_t) ssh->size, &zone->name);
-            ssh->broken = 1;
-        }
+                      cut, (off_t) ssh->size);
     }
+}
+
+
+/*
+ * Under the file lock: nothing may follow a part of a record, it would
+ * read as damage.  All whole records are counted in ssh->size, and only
+ * one process appends at a time, so whatever follows them is the part
+ * of one record that a failed or killed append left: it is cut off.
+ * Returns how many bytes were; -1: they could not be, and the zone
+ * takes no more writes.
+ */
+
+static off_t
+ngx_http_remote_help_state_cut(ngx_http_remote_help_zone_t *zone)
+{
+    off_t                             end;
+    ngx_file_info_t                   fi;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    ssh = ngx_http_rh_state_sh(zone->sh);
+    st = zone->state;
+
+    if (ngx_http_remote_help_state_fd(zone) != NGX_OK
+        || ngx_fd_info(st->fd, &fi) == NGX_FILE_ERROR)
+    {
+        return 0;
+    }
+
+    end = (off_t) ssh->size;
+
+    if (ngx_file_size(&fi) <= end) {
+        return 0;
+    }
+
+    if (ftruncate(st->fd, end) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                      "ftruncate(\"%s\", %O) failed, remote_help_zone "
+                      "\"%V\" takes no writes until nginx is restarted",
+                      st->path.data, end, &zone->name);
+        ssh->broken = 1;
+        return -1;
+    }
+
+    return ngx_file_size(&fi) - end;
 }
 
 
@@ -419,11 +452,9 @@ ngx_int_t
 ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, uint64_t seq)
 {
-    off_t                             end;
     ngx_err_t                         err;
     ngx_int_t                         rc;
     ngx_uint_t                        wrote, failed, compact;
-    ngx_file_info_t                   fi;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_state_t     *st;
     ngx_http_remote_help_state_sh_t  *ssh;
@@ -517,25 +548,8 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
 
 done:
 
-    if (failed && st->fd != NGX_INVALID_FILE
-        && ngx_fd_info(st->fd, &fi) != NGX_FILE_ERROR)
-    {
-        /*
-         * Nothing may follow a part of a record: it would read as
-         * damage.  All whole records are counted now; when only a
-         * part of one record is beyond them, it is cut off.
-         */
-
-        end = (off_t) ssh->size;
-
-        if (ngx_file_size(&fi) > end
-            && ngx_file_size(&fi) - end < (off_t) rec->size
-            && ftruncate(st->fd, end) == -1)
-        {
-            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                          "ftruncate(\"%s\", %O) failed",
-                          st->path.data, end);
-        }
+    if (failed) {
+        (void) ngx_http_remote_help_state_cut(zone);
     }
 
     if (compact == 1) {
