@@ -470,37 +470,36 @@ ngx_http_remote_help_store_free_locked(ngx_http_remote_help_zone_t *zone)
 
 ngx_int_t
 ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
-    ngx_http_remote_help_obj_t *obj)
+    ngx_http_remote_help_op_t *op)
 {
     uint32_t                      hash;
     ngx_int_t                     rc;
     ngx_http_remote_help_node_t  *n;
 
-    hash = ngx_murmur_hash2(key->data, key->len);
+    hash = ngx_murmur_hash2(op->key.data, op->key.len);
 
     if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
+    n = ngx_http_remote_help_lookup_locked(zone, op->set, hash, &op->key);
 
     if (n == NULL) {
         rc = NGX_HTTP_RH_MISSING;
         goto done;
     }
 
-    obj->json.data = ngx_pnalloc(pool, n->json_len);
-    if (obj->json.data == NULL) {
+    op->json.data = ngx_pnalloc(op->pool, n->json_len);
+    if (op->json.data == NULL) {
         rc = NGX_ERROR;
         goto done;
     }
 
-    obj->json.len = n->json_len;
-    obj->seq = n->seq;
+    op->json.len = n->json_len;
+    op->seq = n->seq;
 
-    ngx_memcpy(obj->json.data, ngx_http_rh_json(n), n->json_len);
-    ngx_memcpy(obj->spans, ngx_http_rh_spans(n), 8 * n->nprops);
+    ngx_memcpy(op->json.data, ngx_http_rh_json(n), n->json_len);
+    ngx_memcpy(op->spans, ngx_http_rh_spans(n), 8 * n->nprops);
 
     rc = NGX_OK;
 

@@ -139,15 +139,6 @@ struct ngx_http_remote_help_node_s {
      + (n)->key_len + (n)->json_len)
 
 
-/* a copy of a stored object, taken under the lock */
-
-typedef struct {
-    uint64_t                      seq;
-    ngx_str_t                     json;
-    uint32_t                      spans[2 * NGX_RH_MAX_PROPS];
-} ngx_http_remote_help_obj_t;
-
-
 /*
  * store_put's seq: create; or, when replaying the state file, create or
  * replace what is there with a version of that sequence number, unless
@@ -182,9 +173,9 @@ void ngx_http_remote_help_store_commit(ngx_array_t *zones);
 
 void ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
     ngx_str_t *key);
+/* op: set, key and pool in; a copy of the object (seq, json, spans) out */
 ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, ngx_pool_t *pool,
-    ngx_http_remote_help_obj_t *obj);
+    ngx_http_remote_help_op_t *op);
 
 /*
  * seq == 0: create; otherwise replace the version read with that seq;

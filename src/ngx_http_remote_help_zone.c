@@ -74,19 +74,7 @@ ngx_http_remote_help_zone_prefetch(void *backend, ngx_str_t *key)
 static ngx_int_t
 ngx_http_remote_help_zone_get(void *backend, ngx_http_remote_help_op_t *op)
 {
-    ngx_int_t                   rc;
-    ngx_http_remote_help_obj_t  obj;
-
-    rc = ngx_http_remote_help_store_get(backend, op->set, &op->key, op->pool,
-                                        &obj);
-
-    if (rc == NGX_OK) {
-        op->seq = obj.seq;
-        op->json = obj.json;
-        ngx_memcpy(op->spans, obj.spans, sizeof(obj.spans));
-    }
-
-    return rc;
+    return ngx_http_remote_help_store_get(backend, op);
 }
 
 
