@@ -6,6 +6,9 @@
 #   make unit       the C unit tests alone
 #   make fuzz       libFuzzer on the validator (FUZZ_TIME seconds, 600)
 #   make test-valgrind   the suite with every nginx under valgrind memcheck
+#   make test-defer the request tests again with a test backend that
+#                   answers every storage operation later (as a network
+#                   backend does); "make test" runs them too
 #   make bench      wrk: the module against nginx's own "return" (and the
 #                   Lua peer when ../shared/peers is there); BENCH_FLAGS
 #
@@ -45,7 +48,8 @@ FUZZ_TEST_TIME ?= 30
 
 PROVE_FLAGS ?=
 
-.PHONY: all deps test-deps js-deps run test unit fuzz test-valgrind bench clean
+.PHONY: all deps test-deps js-deps run test unit fuzz test-valgrind \
+        test-defer bench clean
 
 all: $(MODULE)
 
@@ -80,6 +84,23 @@ $(MODULE): $(NGX_BUILD)/Makefile $(SRC)
 	@$(MAKE) --no-print-directory deps
 	$(MAKE) -f $(NGX_BUILD)/Makefile -C $(NGINX_SRC) modules
 	cp $(NGX_BUILD)/ngx_http_remote_help_module.so $@
+
+# the same module with the deferring test backend (src/*_defer.c)
+DEFER_BUILD := $(BUILD)/defer
+DEFER_MODULE := $(DEFER_BUILD)/ngx_http_remote_help_module.so
+
+$(DEFER_BUILD)/Makefile: config
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(DEFER_BUILD)
+	@cd $(NGINX_SRC) && bash -c '. ./conf_flags && ./configure \
+	    --with-cc-opt="$(CFLAGS_CC) -DNGX_HTTP_RH_DEFER=1" \
+	    --with-ld-opt="$(LDFLAGS_LD)" "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module="$(CURDIR)" --builddir="$(DEFER_BUILD)"' \
+	    > $(BUILD)/configure-defer.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure-defer.log; exit 1; }
+
+$(DEFER_MODULE): $(DEFER_BUILD)/Makefile $(SRC)
+	$(MAKE) -f $(DEFER_BUILD)/Makefile -C $(NGINX_SRC) modules
 
 $(BUILD)/unit/%: t/unit/%.c $(PURE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/unit
@@ -122,7 +143,17 @@ test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@$(MAKE) --no-print-directory js-deps
+	@$(MAKE) --no-print-directory $(DEFER_MODULE)
+	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)
 	FUZZ_TEST_TIME=$(FUZZ_TEST_TIME) prove $(PROVE_FLAGS) -r t/
+
+# what goes through the storage interface, each answer a turn later
+DEFER_TESTS := t/02-reference.t t/03-crud.t t/04-list.t t/05-workers.t \
+               t/10-errors.t t/11-zone-full.t t/13-keys.t t/30-state.t \
+               t/41-status-counts.t t/51-gateway.t
+test-defer: $(DEFER_MODULE)
+	@$(MAKE) --no-print-directory test-deps
+	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)
 
 # every nginx the tests start runs under memcheck; the logs are read by
 # t/99-valgrind.t at the end

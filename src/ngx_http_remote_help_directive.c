@@ -11,6 +11,7 @@
 #include "ngx_http_remote_help_module.h"
 #include "ngx_http_remote_help_status.h"
 #include "ngx_http_remote_help_directive.h"
+#include "ngx_http_remote_help_defer.h"
 #include "ngx_http_remote_help_zone.h"
 #include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_store.h"
@@ -181,7 +182,11 @@ ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /* the objects of a remote_help_zone are kept by the zone backend */
+#if (NGX_HTTP_RH_DEFER)
+    rlcf->storage = &ngx_http_remote_help_defer_storage;
+#else
     rlcf->storage = &ngx_http_remote_help_zone_storage;
+#endif
 
     rlcf->file = cf->conf_file->file.name.data;
     rlcf->line = cf->conf_file->line;

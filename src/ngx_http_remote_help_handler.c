@@ -14,6 +14,7 @@
 #include "ngx_http_remote_help_handler.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_list.h"
+#include "ngx_http_remote_help_op.h"
 #include "ngx_http_remote_help_parse.h"
 #include "ngx_http_remote_help_pool.h"
 #include "ngx_http_remote_help_reply.h"
@@ -22,25 +23,36 @@
 #include "ngx_http_remote_help_uri.h"
 
 
+/* a POST's or PATCH's body, parsed, and its write */
+
+struct ngx_http_remote_help_write_s {
+    ngx_rh_parser_t               parser;
+    yajl_alloc_funcs              afs;
+    ngx_http_remote_help_op_t     wr;
+    ngx_str_t                     key;
+    ngx_uint_t                    tries;
+};
+
+
 static void ngx_http_remote_help_body_handler(ngx_http_request_t *r);
+static void ngx_http_remote_help_parser_cleanup(void *data);
 static ngx_int_t ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
-static ngx_int_t ngx_http_remote_help_apply(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *parser,
-    yajl_alloc_funcs *afs);
+static ngx_int_t ngx_http_remote_help_write_read(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_write_done(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_created(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_parse_body(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *p);
-static ngx_int_t ngx_http_remote_help_get(ngx_http_request_t *r,
+static ngx_int_t ngx_http_remote_help_item(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
-static ngx_int_t ngx_http_remote_help_delete(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx);
+static ngx_int_t ngx_http_remote_help_item_done(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
-static void ngx_http_remote_help_op_init(ngx_http_remote_help_op_t *op,
-    ngx_http_request_t *r, ngx_http_remote_help_ctx_t *ctx,
-    ngx_str_t *key);
-
 
 ngx_int_t
 ngx_http_remote_help_handler(ngx_http_request_t *r)
@@ -104,10 +116,8 @@ ngx_http_remote_help_handler(ngx_http_request_t *r)
 
         case NGX_HTTP_GET:
         case NGX_HTTP_HEAD:
-            return ngx_http_remote_help_get(r, ctx);
-
         case NGX_HTTP_DELETE:
-            return ngx_http_remote_help_delete(r, ctx);
+            return ngx_http_remote_help_item(r, ctx);
 
         case NGX_HTTP_PATCH:
             break;
@@ -171,221 +181,282 @@ not_allowed:
 static void
 ngx_http_remote_help_body_handler(ngx_http_request_t *r)
 {
-    ngx_http_remote_help_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
-
-    ngx_http_finalize_request(r, ngx_http_remote_help_write(r, ctx));
-}
-
-
-static ngx_int_t
-ngx_http_remote_help_write(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx)
-{
-    ngx_int_t         rc;
-    ngx_rh_parser_t   parser;
-    yajl_alloc_funcs  afs;
-
-    ngx_http_remote_help_allocator(r->pool, &afs);
-
-    if (ngx_rh_parse_init(&parser, ctx->set, &afs) != NGX_RH_OK) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    } else {
-        rc = ngx_http_remote_help_apply(r, ctx, &parser, &afs);
-    }
-
-    ngx_rh_parse_free(&parser);
-
-    return rc;
-}
-
-
-static ngx_int_t
-ngx_http_remote_help_apply(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_rh_parser_t *parser,
-    yajl_alloc_funcs *afs)
-{
-    u_char                           *p;
     void                             *backend;
     ngx_int_t                         rc;
-    ngx_str_t                         json, key, tail;
-    ngx_uint_t                        i, tries;
-    ngx_rh_buf_t                      out;
-    ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
-    ngx_rh_value_t                   *v;
-    const ngx_rh_set_t               *set;
-    ngx_http_remote_help_op_t         rd, wr;
+    ngx_rh_parser_t                  *parser;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_remote_help_ctx_t       *ctx;
+    ngx_http_remote_help_write_t     *w;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
     backend = rlcf->shm_zone->data;
-    set = ctx->set;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
 
     if (ctx->item) {
         /* an update's key is known: it comes into the cache meanwhile */
         rlcf->storage->prefetch(backend, &ctx->key);
     }
 
+    w = ngx_palloc(r->pool, sizeof(ngx_http_remote_help_write_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (w == NULL || cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->write = w;
+    parser = &w->parser;
+    w->tries = 0;
+
+    ngx_http_remote_help_allocator(r->pool, &w->afs);
+
+    if (ngx_rh_parse_init(parser, ctx->set, &w->afs) != NGX_RH_OK) {
+        ngx_rh_parse_free(parser);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the parser lives as long as the request: a write may wait */
+
+    cln->handler = ngx_http_remote_help_parser_cleanup;
+    cln->data = parser;
+
     rc = ngx_http_remote_help_parse_body(r, ctx, parser);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST, "%s",
-                                          parser->message);
+        rc = ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST, "%s",
+                                        parser->message);
+
+    } else if (rc != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        if (ctx->item) {
+            w->key = ctx->key;
+
+        } else {
+            w->key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
+            w->key.len = parser->values[NGX_RH_KEY_PROP].len;
+
+            /* a new key comes into the cache while the object is rendered */
+            rlcf->storage->prefetch(backend, &w->key);
+
+            /* for $remote_help_key */
+            ctx->key.data = ngx_pstrdup(r->pool, &w->key);
+            if (ctx->key.data == NULL) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            ctx->key.len = w->key.len;
+        }
+
+        rc = ngx_http_remote_help_write(r, ctx);
     }
 
-    if (rc != NGX_OK) {
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+ngx_http_remote_help_parser_cleanup(void *data)
+{
+    ngx_rh_parse_free(data);
+}
+
+
+/*
+ * A write: an update reads the version it is made from, renders the
+ * object and puts it on condition that version is still there; tried
+ * again when another write came first.
+ */
+
+static ngx_int_t
+ngx_http_remote_help_write(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    ngx_int_t                         rc;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    if (ctx->write->tries++ == NGX_HTTP_RH_PATCH_TRIES) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "remote_help: update of \"%V\" kept changing under it",
+                      &ctx->key);
+
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->item) {
-        key = ctx->key;
-
-    } else {
-        key.data = (u_char *) parser->values[NGX_RH_KEY_PROP].data;
-        key.len = parser->values[NGX_RH_KEY_PROP].len;
-
-        /* a new key comes into the cache while the object is rendered */
-        rlcf->storage->prefetch(backend, &key);
+    if (!ctx->item) {
+        return ngx_http_remote_help_write_read(r, ctx, NGX_OK);
     }
 
-    /* the zone backend answers at once: an op's NGX_AGAIN is not seen */
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    for (tries = 0; tries < NGX_HTTP_RH_PATCH_TRIES; tries++) {
+    ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
-        ngx_http_remote_help_op_init(&wr, r, ctx, &key);
-        wr.seq = NGX_HTTP_RH_CREATE;
+    rc = rlcf->storage->get(rlcf->shm_zone->data, &ctx->op);
 
-        if (ctx->item) {
-            ngx_http_remote_help_op_init(&rd, r, ctx, &ctx->key);
+    return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                        ngx_http_remote_help_write_read);
+}
 
-            rc = rlcf->storage->get(backend, &rd);
 
-            if (rc == NGX_HTTP_RH_MISSING) {
-                goto missing;
-            }
+static ngx_int_t
+ngx_http_remote_help_write_read(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_uint_t                        i;
+    ngx_rh_buf_t                      out;
+    ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
+    ngx_rh_value_t                   *v;
+    const ngx_rh_set_t               *set;
+    ngx_http_remote_help_op_t        *rd, *wr;
+    ngx_http_remote_help_write_t     *w;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
 
-            if (rc != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    w = ctx->write;
+    set = ctx->set;
+    rd = &ctx->op;
+    wr = &w->wr;
 
-            /* the update is made from this version */
-            wr.seq = rd.seq;
+    ngx_http_remote_help_op_init(wr, r, ctx, &w->key);
+    wr->seq = NGX_HTTP_RH_CREATE;
+
+    if (ctx->item) {
+        if (rc == NGX_HTTP_RH_MISSING) {
+            return ngx_http_remote_help_not_found(r, ctx);
         }
 
-        for (i = 0; i < set->nprops; i++) {
-            v = &parser->values[i];
-
-            if (v->present || !ctx->item) {
-                fields[i].data = v->data;
-                fields[i].len = v->len;
-                fields[i].raw = 0;
-
-            } else {
-                /* kept from the stored object, verbatim */
-                fields[i].data = rd.json.data + rd.spans[2 * i];
-                fields[i].len = rd.spans[2 * i + 1];
-                fields[i].raw = 1;
-            }
+        if (rc != NGX_OK) {
+            return ngx_http_remote_help_failed(r, ctx, rc);
         }
 
-        /* sized by the renderer */
-        ngx_rh_buf_init(&out, afs, 0);
+        /* the update is made from this version */
+        wr->seq = rd->seq;
+    }
 
-        if (ngx_rh_render_object(&out, set, fields, wr.spans) != 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    for (i = 0; i < set->nprops; i++) {
+        v = &w->parser.values[i];
+
+        if (v->present || !ctx->item) {
+            fields[i].data = v->data;
+            fields[i].len = v->len;
+            fields[i].raw = 0;
+
+        } else {
+            /* kept from the stored object, verbatim */
+            fields[i].data = rd->json.data + rd->spans[2 * i];
+            fields[i].len = rd->spans[2 * i + 1];
+            fields[i].raw = 1;
         }
+    }
 
-        json.data = out.data;
-        json.len = out.len;
+    /* sized by the renderer */
+    ngx_rh_buf_init(&out, &w->afs, 0);
 
-        if (!ctx->item && ctx->key.len == 0) {
-            /* for $remote_help_key */
-            ctx->key.data = ngx_pstrdup(r->pool, &key);
-            if (ctx->key.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+    if (ngx_rh_render_object(&out, set, fields, wr->spans) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-            ctx->key.len = key.len;
-        }
+    wr->json.data = out.data;
+    wr->json.len = out.len;
 
-        wr.json = json;
+    rc = rlcf->storage->put(rlcf->shm_zone->data, wr);
 
-        rc = rlcf->storage->put(backend, &wr);
+    return ngx_http_remote_help_op_wait(r, ctx, wr, rc,
+                                        ngx_http_remote_help_write_done);
+}
 
-        switch (rc) {
 
-        case NGX_OK:
-            break;
+static ngx_int_t
+ngx_http_remote_help_write_done(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_http_remote_help_loc_conf_t  *rlcf;
 
-        case NGX_HTTP_RH_CHANGED:
-            continue;
+    switch (rc) {
 
-        case NGX_HTTP_RH_MISSING:
-            goto missing;
+    case NGX_OK:
+        break;
 
-        case NGX_HTTP_RH_EXISTS:
-            return ngx_http_remote_help_error(r, ctx, NGX_HTTP_CONFLICT,
+    case NGX_HTTP_RH_CHANGED:
+        return ngx_http_remote_help_write(r, ctx);
+
+    case NGX_HTTP_RH_MISSING:
+        return ngx_http_remote_help_not_found(r, ctx);
+
+    case NGX_HTTP_RH_EXISTS:
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_CONFLICT,
                                    "An object of type '" NGX_RH_NAMESPACE "%s' "
                                    "with the key '%V' already exists.",
-                                   set->type, &key);
+                                   ctx->set->type, &ctx->write->key);
 
-        case NGX_HTTP_RH_NOSPACE:
-            return ngx_http_remote_help_error(r, ctx,
+    case NGX_HTTP_RH_NOSPACE:
+        rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+
+        return ngx_http_remote_help_error(r, ctx,
                                    NGX_HTTP_INSUFFICIENT_STORAGE,
                                    "The remote_help_zone \"%V\" has no room "
                                    "for the object.",
                                    &rlcf->shm_zone->shm.name);
 
-        default:
-            return ngx_http_remote_help_failed(r, ctx, rc);
-        }
-
-        if (ctx->item) {
-            return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &json);
-        }
-
-        /* Location: <scheme>://<host>PREFIX/Set/{id} */
-
-        tail.len = set->set_len + 1 + 3 * key.len;
-        tail.data = ngx_pnalloc(r->pool, tail.len);
-        if (tail.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_cpymem(tail.data, set->set, set->set_len);
-        *p++ = '/';
-        p = ngx_http_remote_help_encode(p, &key);
-        tail.len = p - tail.data;
-
-        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-        if (r->headers_out.location == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->headers_out.location->hash = 1;
-        ngx_str_set(&r->headers_out.location->key, "Location");
-
-        if (ngx_http_remote_help_url(r, ctx, &tail,
-                                     &r->headers_out.location->value)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_CREATED, &json);
+    default:
+        return ngx_http_remote_help_failed(r, ctx, rc);
     }
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "remote_help: update of \"%V\" kept changing under it",
-                  &ctx->key);
+    if (ctx->item) {
+        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK,
+                                         &ctx->write->wr.json);
+    }
 
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_http_remote_help_created(r, ctx);
+}
 
-missing:
 
-    return ngx_http_remote_help_not_found(r, ctx);
+/* 201 with Location: <scheme>://<host>PREFIX/Set/{id} */
+
+static ngx_int_t
+ngx_http_remote_help_created(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_str_t            tail, *key;
+    const ngx_rh_set_t  *set;
+
+    set = ctx->set;
+    key = &ctx->write->key;
+
+    tail.len = set->set_len + 1 + 3 * key->len;
+    tail.data = ngx_pnalloc(r->pool, tail.len);
+    if (tail.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(tail.data, set->set, set->set_len);
+    *p++ = '/';
+    p = ngx_http_remote_help_encode(p, key);
+    tail.len = p - tail.data;
+
+    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
+    if (r->headers_out.location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.location->hash = 1;
+    ngx_str_set(&r->headers_out.location->key, "Location");
+
+    if (ngx_http_remote_help_url(r, ctx, &tail,
+                                 &r->headers_out.location->value)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_remote_help_send(r, ctx, NGX_HTTP_CREATED,
+                                     &ctx->write->wr.json);
 }
 
 
@@ -452,48 +523,44 @@ ngx_http_remote_help_parse_body(ngx_http_request_t *r,
 }
 
 
+/* GET, HEAD or DELETE of an object */
+
 static ngx_int_t
-ngx_http_remote_help_get(ngx_http_request_t *r,
+ngx_http_remote_help_item(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
+    void                             *backend;
     ngx_int_t                         rc;
-    ngx_http_remote_help_op_t         op;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    backend = rlcf->shm_zone->data;
 
-    ngx_http_remote_help_op_init(&op, r, ctx, &ctx->key);
+    ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
-    rc = rlcf->storage->get(rlcf->shm_zone->data, &op);
+    if (r->method == NGX_HTTP_DELETE) {
+        rc = rlcf->storage->remove(backend, &ctx->op);
 
-    if (rc == NGX_OK) {
-        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &op.json);
+    } else {
+        rc = rlcf->storage->get(backend, &ctx->op);
     }
 
-    if (rc == NGX_HTTP_RH_MISSING) {
-        return ngx_http_remote_help_not_found(r, ctx);
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                        ngx_http_remote_help_item_done);
 }
 
 
 static ngx_int_t
-ngx_http_remote_help_delete(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx)
+ngx_http_remote_help_item_done(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
 {
-    ngx_int_t                         rc;
-    ngx_http_remote_help_op_t         op;
-    ngx_http_remote_help_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
-
-    ngx_http_remote_help_op_init(&op, r, ctx, &ctx->key);
-
-    rc = rlcf->storage->remove(rlcf->shm_zone->data, &op);
-
     if (rc == NGX_OK) {
-        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL);
+        if (r->method == NGX_HTTP_DELETE) {
+            return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NO_CONTENT,
+                                             NULL);
+        }
+
+        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &ctx->op.json);
     }
 
     if (rc == NGX_HTTP_RH_MISSING) {
@@ -568,18 +635,4 @@ ngx_http_remote_help_json_type(ngx_http_request_t *r)
     }
 
     return (p == end || *p == ';') ? NGX_OK : NGX_DECLINED;
-}
-
-
-/* an operation on the request's set and the key given */
-
-static void
-ngx_http_remote_help_op_init(ngx_http_remote_help_op_t *op,
-    ngx_http_request_t *r, ngx_http_remote_help_ctx_t *ctx, ngx_str_t *key)
-{
-    ngx_memzero(op, sizeof(ngx_http_remote_help_op_t));
-
-    op->set = ctx->set_index;
-    op->key = *key;
-    op->pool = r->pool;
 }

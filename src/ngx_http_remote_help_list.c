@@ -12,29 +12,28 @@
 #include "ngx_http_remote_help_module.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_list.h"
+#include "ngx_http_remote_help_op.h"
 #include "ngx_http_remote_help_pool.h"
 #include "ngx_http_remote_help_reply.h"
 #include "ngx_http_remote_help_storage.h"
 #include "ngx_http_remote_help_uri.h"
 
 
+static ngx_int_t ngx_http_remote_help_listed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+
+
 ngx_int_t
 ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
-    u_char                           *p, *arg, *end, *next_arg, *eq;
-    size_t                            size;
+    u_char                           *arg, *end, *next_arg, *eq;
     off_t                             token;
-    uint64_t                          after, last;
+    uint64_t                          after;
     ngx_int_t                         n, rc;
-    ngx_str_t                         name, value, tail, body;
-    ngx_str_t                        *json;
-    ngx_uint_t                        i, top, more, top_given;
-    ngx_array_t                       items;
-    ngx_rh_buf_t                      out;
-    ngx_rh_str_t                      context, next, *objects;
-    yajl_alloc_funcs                  afs;
-    ngx_http_remote_help_op_t         op;
+    ngx_str_t                         name, value;
+    ngx_uint_t                        top, top_given;
+    ngx_array_t                      *items;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
@@ -103,28 +102,51 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_array_init(&items, r->pool, ngx_min(top, 64) + 1,
-                       sizeof(ngx_str_t))
-        != NGX_OK)
-    {
+    items = ngx_array_create(r->pool, ngx_min(top, 64) + 1,
+                             sizeof(ngx_str_t));
+    if (items == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(&op, sizeof(ngx_http_remote_help_op_t));
-    op.set = ctx->set_index;
-    op.pool = r->pool;
-    op.after = after;
-    op.top = top;
-    op.items = &items;
+    ctx->top = top;
+    ctx->top_given = top_given;
 
-    rc = rlcf->storage->list(rlcf->shm_zone->data, &op);
+    ngx_http_remote_help_op_init(&ctx->op, r, ctx, NULL);
+    ctx->op.after = after;
+    ctx->op.top = top;
+    ctx->op.items = items;
+
+    rc = rlcf->storage->list(rlcf->shm_zone->data, &ctx->op);
+
+    return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                        ngx_http_remote_help_listed);
+}
+
+
+/* the page the backend gave, with its context and nextLink */
+
+static ngx_int_t
+ngx_http_remote_help_listed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    u_char            *p;
+    size_t             size;
+    uint64_t           last;
+    ngx_str_t          tail, body;
+    ngx_str_t         *json;
+    ngx_uint_t         i, more;
+    ngx_array_t       *items;
+    ngx_rh_buf_t       out;
+    ngx_rh_str_t       context, next, *objects;
+    yajl_alloc_funcs   afs;
 
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    last = op.last;
-    more = op.more;
+    last = ctx->op.last;
+    more = ctx->op.more;
+    items = ctx->op.items;
 
     /* @odata.context: PREFIX/$metadata#Set */
 
@@ -156,8 +178,8 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 
         p = ngx_cpymem(tail.data, ctx->set->set, ctx->set->set_len);
 
-        if (top_given) {
-            p = ngx_sprintf(p, "?$top=%ui&$skiptoken=", top);
+        if (ctx->top_given) {
+            p = ngx_sprintf(p, "?$top=%ui&$skiptoken=", ctx->top);
 
         } else {
             p = ngx_cpymem(p, "?$skiptoken=", sizeof("?$skiptoken=") - 1);
@@ -174,15 +196,15 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
         next.len = body.len;
     }
 
-    objects = ngx_palloc(r->pool, (items.nelts + 1) * sizeof(ngx_rh_str_t));
+    objects = ngx_palloc(r->pool, (items->nelts + 1) * sizeof(ngx_rh_str_t));
     if (objects == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    json = items.elts;
+    json = items->elts;
     size = 256;
 
-    for (i = 0; i < items.nelts; i++) {
+    for (i = 0; i < items->nelts; i++) {
         objects[i].data = json[i].data;
         objects[i].len = json[i].len;
         size += json[i].len + 1;
@@ -192,7 +214,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_rh_buf_init(&out, &afs, size + context.len + 2 * tail.len);
 
     if (ngx_rh_render_list(&out, &context, (more && last) ? &next : NULL,
-                           objects, items.nelts)
+                           objects, items->nelts)
         != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -46,7 +46,15 @@ typedef struct {
 } ngx_http_remote_help_loc_conf_t;
 
 
-typedef struct {
+typedef struct ngx_http_remote_help_ctx_s  ngx_http_remote_help_ctx_t;
+typedef struct ngx_http_remote_help_write_s  ngx_http_remote_help_write_t;
+
+/* what follows an operation's answer (rc): the response's status */
+typedef ngx_int_t (*ngx_http_remote_help_next_pt)(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+
+
+struct ngx_http_remote_help_ctx_s {
     const ngx_rh_set_t           *set;
     ngx_uint_t                    set_index;
     ngx_str_t                     key;
@@ -59,10 +67,20 @@ typedef struct {
     ngx_buf_t                    *replace;      /* body filter */
     ngx_str_t                     content_type; /* not JSON: status */
 
+    /* the storage operation: a GET, DELETE, listing or a PATCH's read */
+    ngx_http_remote_help_op_t     op;
+    ngx_http_remote_help_write_t *write;        /* POST, PATCH */
+    ngx_http_remote_help_op_t    *waiting;      /* answers later */
+    ngx_http_remote_help_next_pt  next;         /* then */
+
+    ngx_uint_t                    top;          /* a listing's $top */
+
     unsigned                      item:1;
     unsigned                      own:1;
     unsigned                      replaced:1;
-} ngx_http_remote_help_ctx_t;
+    unsigned                      top_given:1;
+    unsigned                      cleanup:1;    /* cancel registered */
+};
 
 
 extern ngx_module_t  ngx_http_remote_help_module;

@@ -19,8 +19,12 @@
 
 
 /*
- * Results besides NGX_OK, NGX_ERROR and NGX_AGAIN (the backend answers
- * later: it sets op->rc and calls op->done(op), from the event loop)
+ * Results besides NGX_OK, NGX_ERROR and NGX_AGAIN.  NGX_AGAIN: the
+ * backend answers later, from the event loop and never from within the
+ * call: it sets op->rc to one of the others and calls op->done(op).
+ * Until then the op and what it points to stay where they are; cancel
+ * (when the backend has one) is called instead if the request goes
+ * first, and done is not called after it.
  */
 #define NGX_HTTP_RH_MISSING       NGX_DECLINED   /* 404 */
 #define NGX_HTTP_RH_EXISTS        NGX_DONE       /* 409 */
@@ -62,6 +66,7 @@ struct ngx_http_remote_help_op_s {
     ngx_int_t                     rc;
     ngx_http_remote_help_done_pt  done;
     void                         *data;
+    void                         *backend_data; /* while it waits */
 };
 
 
@@ -79,6 +84,10 @@ typedef struct {
                                           ngx_http_remote_help_op_t *op);
     ngx_int_t                   (*list)(void *backend,
                                         ngx_http_remote_help_op_t *op);
+
+    /* NULL: every operation answers at once */
+    void                        (*cancel)(void *backend,
+                                          ngx_http_remote_help_op_t *op);
 } ngx_http_remote_help_storage_t;
 
 
