@@ -47,8 +47,6 @@ static ngx_int_t ngx_http_remote_help_state_fd(
     ngx_http_remote_help_zone_t *zone);
 static off_t ngx_http_remote_help_state_cut(
     ngx_http_remote_help_zone_t *zone);
-static void ngx_http_remote_help_state_seal(
-    ngx_http_remote_help_record_t *rec, uint64_t seq);
 static ngx_int_t ngx_http_remote_help_state_write(ngx_fd_t fd,
     struct iovec *iov, int niov, size_t size);
 static void ngx_http_remote_help_state_start(
@@ -216,80 +214,6 @@ ngx_http_remote_help_state_header(ngx_fd_t fd)
 }
 
 
-void
-ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
-    ngx_uint_t op, ngx_uint_t set, ngx_uint_t nprops, uint32_t *spans,
-    ngx_str_t *key, ngx_str_t *json)
-{
-    u_char    *h, *f;
-    uint32_t   n, crc;
-
-    h = rec->head;
-    f = h + NGX_HTTP_RH_REC_HEAD;
-
-    f[NGX_HTTP_RH_REC_OP] = (u_char) op;
-    f[NGX_HTTP_RH_REC_SET] = (u_char) set;
-    f[NGX_HTTP_RH_REC_NPROPS] = (u_char) nprops;
-    f[3] = 0;
-    n = (uint32_t) key->len;
-    ngx_memcpy(f + NGX_HTTP_RH_REC_KEY_LEN, &n, 4);
-    n = json ? (uint32_t) json->len : 0;
-    ngx_memcpy(f + NGX_HTTP_RH_REC_JSON_LEN, &n, 4);
-
-    rec->iov[0].iov_base = h;
-    rec->iov[0].iov_len = sizeof(rec->head);
-    rec->niov = 1;
-
-    /* the checksum of all but the sequence number, which comes later */
-
-    crc = ngx_http_rh_crc(h + NGX_HTTP_RH_REC_HEAD, NGX_HTTP_RH_REC_FIXED);
-
-    if (nprops) {
-        rec->iov[rec->niov].iov_base = spans;
-        rec->iov[rec->niov++].iov_len = 8 * nprops;
-        crc = (uint32_t) crc32(crc, (u_char *) spans, 8 * nprops);
-    }
-
-    rec->iov[rec->niov].iov_base = key->data;
-    rec->iov[rec->niov++].iov_len = key->len;
-    crc = (uint32_t) crc32(crc, key->data, key->len);
-
-    if (json && json->len) {
-        rec->iov[rec->niov].iov_base = json->data;
-        rec->iov[rec->niov++].iov_len = json->len;
-        crc = (uint32_t) crc32(crc, json->data, json->len);
-    }
-
-    rec->iov[rec->niov].iov_base = &rec->seq;
-    rec->iov[rec->niov++].iov_len = NGX_HTTP_RH_REC_SEQ;
-
-    rec->crc = crc;
-    rec->size = ngx_http_rh_record_size(nprops, key->len,
-                                        json ? json->len : 0);
-}
-
-
-static void
-ngx_http_remote_help_state_seal(ngx_http_remote_help_record_t *rec,
-    uint64_t seq)
-{
-    u_char    *h;
-    uint32_t   n, crc;
-
-    h = rec->head;
-    rec->seq = seq;
-
-    crc = rec->crc;
-    crc = (uint32_t) crc32(crc, (u_char *) &rec->seq, NGX_HTTP_RH_REC_SEQ);
-
-    n = (uint32_t) (rec->size - NGX_HTTP_RH_REC_HEAD);
-    ngx_memcpy(h + NGX_HTTP_RH_REC_LEN, &n, 4);
-    ngx_memcpy(h + NGX_HTTP_RH_REC_CRC, &crc, 4);
-    crc = ngx_http_rh_crc(h, NGX_HTTP_RH_REC_HCRC);
-    ngx_memcpy(h + NGX_HTTP_RH_REC_HCRC, &crc, 4);
-}
-
-
 static ngx_int_t
 ngx_http_remote_help_state_write(ngx_fd_t fd, struct iovec *iov, int niov,
     size_t size)
@@ -450,7 +374,7 @@ ngx_http_remote_help_state_fd(ngx_http_remote_help_zone_t *zone)
 
 ngx_int_t
 ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_record_t *rec, uint64_t seq)
+    ngx_http_remote_help_encoded_t *rec, uint64_t seq)
 {
     ngx_err_t                         err;
     ngx_int_t                         rc;
@@ -463,7 +387,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     ssh = ngx_http_rh_state_sh(sh);
     st = zone->state;
 
-    ngx_http_remote_help_state_seal(rec, seq);
+    ngx_http_remote_help_record_seal(rec, seq);
 
     rc = NGX_ERROR;
     wrote = 0;
@@ -724,13 +648,13 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
     size_t                            used, size;
     u_char                           *p;
     ngx_int_t                         rc;
-    ngx_str_t                         key, json;
     ngx_uint_t                        i;
     struct iovec                      iov;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_node_t      *o;
     ngx_http_remote_help_state_t     *st;
     ngx_http_remote_help_record_t     rec;
+    ngx_http_remote_help_encoded_t    enc;
     ngx_http_remote_help_state_sh_t  *ssh;
 
     sh = zone->sh;
@@ -772,20 +696,14 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 
         /* the object's record, as an append writes it: one encoder */
 
-        key.data = ngx_http_rh_key(o);
-        key.len = o->key_len;
-        json.data = ngx_http_rh_json(o);
-        json.len = o->json_len;
-
-        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_PUT, o->set,
-                                          o->nprops, ngx_http_rh_spans(o),
-                                          &key, &json);
-        ngx_http_remote_help_state_seal(&rec, o->seq);
+        ngx_http_remote_help_store_record(o, &rec);
+        ngx_http_remote_help_record_encode(&enc, &rec);
+        ngx_http_remote_help_record_seal(&enc, o->seq);
 
         p = st->buf + used;
 
-        for (i = 0; i < (ngx_uint_t) rec.niov; i++) {
-            p = ngx_cpymem(p, rec.iov[i].iov_base, rec.iov[i].iov_len);
+        for (i = 0; i < (ngx_uint_t) enc.niov; i++) {
+            p = ngx_cpymem(p, enc.iov[i].iov_base, enc.iov[i].iov_len);
         }
 
         used += size;

@@ -12,51 +12,17 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
-#include <zlib.h>
-
+#include "ngx_http_remote_help_record.h"
 #include "ngx_http_remote_help_store.h"
 
 
 /* the file's header: magic, version, byte order mark */
 #define NGX_HTTP_RH_STATE_MAGIC   "RHSTATE\n"
-#define NGX_HTTP_RH_STATE_VERSION 2
+#define NGX_HTTP_RH_STATE_VERSION 3
+/* the versions a start reads: 2 (records without times) and 3 */
+#define NGX_HTTP_RH_STATE_OLDEST  2
 #define NGX_HTTP_RH_STATE_BOM     0x01020304
 #define NGX_HTTP_RH_STATE_HEADER  16
-
-/* CRC-32 as ngx_crc32_long() computes it, by zlib's faster code */
-#define ngx_http_rh_crc(p, n)     ((uint32_t) crc32(0, (p), (uInt) (n)))
-
-#define NGX_HTTP_RH_OP_PUT        1
-#define NGX_HTTP_RH_OP_DELETE     2
-
-/*
- * record header (len, crc, hcrc), the payload's fixed part before the
- * spans, key and JSON, and the change's sequence number after them
- */
-#define NGX_HTTP_RH_REC_HEAD      12
-#define NGX_HTTP_RH_REC_FIXED     12
-#define NGX_HTTP_RH_REC_SEQ       8
-
-/*
- * Where a record's fields are, for its one encoder (state.c) and its one
- * decoder (state_load.c).  The header: the length of what follows it,
- * the CRC-32 of that, the CRC-32 of these eight bytes; the fixed part:
- * op, set, the number of spans, 0, key length, JSON length; then the
- * spans, key, JSON, and the change's sequence number.
- */
-#define NGX_HTTP_RH_REC_LEN       0
-#define NGX_HTTP_RH_REC_CRC       4
-#define NGX_HTTP_RH_REC_HCRC      8
-#define NGX_HTTP_RH_REC_OP        0
-#define NGX_HTTP_RH_REC_SET       1
-#define NGX_HTTP_RH_REC_NPROPS    2
-#define NGX_HTTP_RH_REC_KEY_LEN   4
-#define NGX_HTTP_RH_REC_JSON_LEN  8
-
-#define ngx_http_rh_record_size(nprops, key_len, json_len)                   \
-    (NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_FIXED + 8 * (nprops)             \
-     + (key_len) + (json_len) + NGX_HTTP_RH_REC_SEQ)
-
 
 /* the state file's shared figures, changed under its own lock */
 
@@ -80,23 +46,9 @@ typedef struct {
 
 /* what the file holds for the objects of the zone: a record each */
 #define ngx_http_rh_state_live(sh)                                           \
-    ((off_t) ((sh)->bytes + (NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_FIXED    \
-                             + NGX_HTTP_RH_REC_SEQ)                          \
+    ((off_t) ((sh)->bytes + NGX_HTTP_RH_REC_OVERHEAD                        \
                             * ((sh)->objects[0] + (sh)->objects[1]           \
                                + (sh)->objects[2])))
-
-
-/* one record, prepared outside the lock and written under it */
-
-typedef struct {
-    u_char                        head[NGX_HTTP_RH_REC_HEAD
-                                       + NGX_HTTP_RH_REC_FIXED];
-    uint64_t                      seq;
-    uint32_t                      crc;          /* running, without seq */
-    struct iovec                  iov[5];
-    int                           niov;
-    size_t                        size;
-} ngx_http_remote_help_record_t;
 
 
 struct ngx_http_remote_help_state_s {
@@ -131,13 +83,9 @@ char *ngx_http_remote_help_state_conf(ngx_conf_t *cf, ngx_array_t *zones,
 ngx_int_t ngx_http_remote_help_state_load(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_zone_t *ozone);
 
-void ngx_http_remote_help_state_record(ngx_http_remote_help_record_t *rec,
-    ngx_uint_t op, ngx_uint_t set, ngx_uint_t nprops, uint32_t *spans,
-    ngx_str_t *key, ngx_str_t *json);
-
 /* after the change is made, with its sequence number, outside the lock */
 ngx_int_t ngx_http_remote_help_state_append(
-    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_encoded_t *rec,
     uint64_t seq);
 
 /* a new file's header */

@@ -272,7 +272,7 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
 {
     off_t                          off, left, i;
     u_char                        *p;
-    uint32_t                       len, crc, hcrc, bom, version;
+    uint32_t                       len, bom, version;
     ngx_int_t                      rc;
     ngx_pool_t                    *pool;
     const char                    *what;
@@ -286,13 +286,14 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
     ngx_memcpy(&bom, start + 12, 4);
 
     if (ngx_memcmp(start, NGX_HTTP_RH_STATE_MAGIC, 8) != 0
-        || version != NGX_HTTP_RH_STATE_VERSION
+        || version < NGX_HTTP_RH_STATE_OLDEST
+        || version > NGX_HTTP_RH_STATE_VERSION
         || bom != NGX_HTTP_RH_STATE_BOM)
     {
         ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
-                      "\"%s\" is not a remote_help state file of version %d "
-                      "and this byte order", st->path.data,
-                      NGX_HTTP_RH_STATE_VERSION);
+                      "\"%s\" is not a remote_help state file of versions "
+                      "%d to %d and this byte order", st->path.data,
+                      NGX_HTTP_RH_STATE_OLDEST, NGX_HTTP_RH_STATE_VERSION);
         return NGX_ERROR;
     }
 
@@ -312,16 +313,14 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
         p = start + off;
         left = size - off;
 
-        if (left < NGX_HTTP_RH_REC_HEAD) {
+        rc = ngx_http_remote_help_record_head(p, left, &len);
+
+        if (rc == NGX_AGAIN) {
             what = "a record header cut short";
             goto torn;
         }
 
-        ngx_memcpy(&len, p + NGX_HTTP_RH_REC_LEN, 4);
-        ngx_memcpy(&crc, p + NGX_HTTP_RH_REC_CRC, 4);
-        ngx_memcpy(&hcrc, p + NGX_HTTP_RH_REC_HCRC, 4);
-
-        if (ngx_http_rh_crc(p, NGX_HTTP_RH_REC_HCRC) != hcrc) {
+        if (rc != NGX_OK) {
 
             /* zeroes to the end: the size grew, the data never came */
 
@@ -341,7 +340,9 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
             goto torn;
         }
 
-        if (ngx_http_rh_crc(p + NGX_HTTP_RH_REC_HEAD, len) != crc) {
+        if (ngx_http_remote_help_record_check(p + NGX_HTTP_RH_REC_HEAD, len)
+            != NGX_OK)
+        {
 
             if ((off_t) len == left - NGX_HTTP_RH_REC_HEAD) {
                 what = "a last record with a bad checksum";
@@ -412,61 +413,33 @@ static ngx_int_t
 ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
     ngx_pool_t *pool, ngx_rbtree_t *deleted, u_char *p, uint32_t len)
 {
-    u_char          *k;
-    uint32_t         key_len, json_len, hash, spans[2 * NGX_RH_MAX_PROPS];
-    uint64_t         seq, later, written;
-    ngx_int_t        rc;
-    ngx_str_t        key, json, name;
-    ngx_uint_t       op, set, nprops, i;
-    ngx_str_node_t  *sn;
+    u_char                         *k;
+    uint32_t                        hash, spans[2 * NGX_RH_MAX_PROPS];
+    uint64_t                        seq, later, written;
+    ngx_int_t                       rc;
+    ngx_str_t                       key, name;
+    ngx_str_node_t                 *sn;
+    ngx_http_remote_help_record_t   rec;
 
-    if (len < NGX_HTTP_RH_REC_FIXED + NGX_HTTP_RH_REC_SEQ) {
-        return NGX_DECLINED;
-    }
-
-    op = p[NGX_HTTP_RH_REC_OP];
-    set = p[NGX_HTTP_RH_REC_SET];
-    nprops = p[NGX_HTTP_RH_REC_NPROPS];
-
-    ngx_memcpy(&key_len, p + NGX_HTTP_RH_REC_KEY_LEN, 4);
-    ngx_memcpy(&json_len, p + NGX_HTTP_RH_REC_JSON_LEN, 4);
-    ngx_memcpy(&seq, p + len - NGX_HTTP_RH_REC_SEQ, 8);
-
-    p += NGX_HTTP_RH_REC_FIXED;
-    len -= NGX_HTTP_RH_REC_FIXED + NGX_HTTP_RH_REC_SEQ;
-
-    if (set >= NGX_RH_NSETS || key_len == 0 || seq == 0
-        || (seq & NGX_HTTP_RH_REPLAY))
+    if (ngx_http_remote_help_record_decode(&rec, p, len, spans) != NGX_OK
+        || (rec.seq & NGX_HTTP_RH_REPLAY))
     {
         return NGX_DECLINED;
     }
 
-    if (op == NGX_HTTP_RH_OP_DELETE) {
-        if (nprops || json_len || len != key_len) {
-            return NGX_DECLINED;
-        }
-
-    } else if (op != NGX_HTTP_RH_OP_PUT
-               || nprops != ngx_rh_sets[set].nprops
-               || (uint64_t) len
-                  != 8 * nprops + (uint64_t) key_len + json_len)
-    {
-        return NGX_DECLINED;
-    }
-
-    key.data = p + 8 * nprops;
-    key.len = key_len;
+    seq = rec.seq;
+    key = rec.key;
 
     /* the deleted keys are known by "set byte, key" */
 
-    name.len = key_len + 1;
+    name.len = key.len + 1;
     name.data = ngx_alloc(name.len, zone->cycle->log);
     if (name.data == NULL) {
         return NGX_ERROR;
     }
 
-    name.data[0] = (u_char) set;
-    ngx_memcpy(name.data + 1, key.data, key_len);
+    name.data[0] = (u_char) rec.set;
+    ngx_memcpy(name.data + 1, key.data, key.len);
     hash = ngx_crc32_long(name.data, name.len);
 
     sn = ngx_str_rbtree_lookup(deleted, &name, hash);
@@ -478,9 +451,9 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
         later = 0;
     }
 
-    if (op == NGX_HTTP_RH_OP_DELETE) {
+    if (rec.op == NGX_HTTP_RH_OP_DELETE) {
 
-        rc = ngx_http_remote_help_store_delete(zone, set, &key, seq, 0,
+        rc = ngx_http_remote_help_store_delete(zone, rec.set, &key, seq, 0,
                                                &written);
 
         if (rc != NGX_OK && rc != NGX_HTTP_RH_MISSING) {
@@ -521,20 +494,9 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
         return NGX_OK;
     }
 
-    ngx_memcpy(spans, p, 8 * nprops);
-
-    for (i = 0; i < nprops; i++) {
-        if ((uint64_t) spans[2 * i] + spans[2 * i + 1] > json_len) {
-            return NGX_DECLINED;
-        }
-    }
-
-    json.data = key.data + key_len;
-    json.len = json_len;
-
-    rc = ngx_http_remote_help_store_put(zone, set, &key, &json, spans,
-                                        NGX_HTTP_RH_REPLAY | seq, 0,
-                                        &written);
+    rc = ngx_http_remote_help_store_put(zone, rec.set, &key, &rec.json,
+                                        rec.spans, NGX_HTTP_RH_REPLAY | seq,
+                                        0, &written);
 
     return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
 }

@@ -1377,3 +1377,21 @@ ngx_http_remote_help_old_zone(ngx_cycle_t *cycle,
         }
     }
 }
+
+
+void
+ngx_http_remote_help_store_record(ngx_http_remote_help_node_t *o,
+    ngx_http_remote_help_record_t *rec)
+{
+    rec->op = NGX_HTTP_RH_OP_PUT;
+    rec->set = o->set;
+    rec->nprops = o->nprops;
+    rec->spans = ngx_http_rh_spans(o);
+    rec->key.data = ngx_http_rh_key(o);
+    rec->key.len = o->key_len;
+    rec->json.data = ngx_http_rh_json(o);
+    rec->json.len = o->json_len;
+    rec->seq = o->seq;
+    rec->written = 0;
+    rec->until = 0;
+}

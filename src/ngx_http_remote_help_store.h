@@ -15,6 +15,7 @@
 #include "ngx_http_remote_help_storage.h"
 #include "ngx_http_remote_help_lock.h"
 #include "ngx_http_remote_help_heap.h"
+#include "ngx_http_remote_help_record.h"
 
 
 /* words of the zone that its journal keeps its shared figures in */
@@ -191,6 +192,10 @@ ngx_int_t ngx_http_remote_help_store_delete(
     uint64_t seq, ngx_uint_t hold, uint64_t *written);
 
 void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
+
+/* the put record of an object, over the object's own bytes */
+void ngx_http_remote_help_store_record(ngx_http_remote_help_node_t *o,
+    ngx_http_remote_help_record_t *rec);
 
 
 /*

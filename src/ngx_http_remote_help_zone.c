@@ -25,8 +25,11 @@ static ngx_int_t ngx_http_remote_help_zone_remove(void *backend,
     ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_zone_list(void *backend,
     ngx_http_remote_help_op_t *op);
+static void ngx_http_remote_help_zone_record(
+    ngx_http_remote_help_encoded_t *enc, ngx_uint_t op,
+    ngx_http_remote_help_op_t *sop);
 static ngx_int_t ngx_http_remote_help_zone_append(
-    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_encoded_t *enc,
     uint64_t seq);
 
 
@@ -89,9 +92,9 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
 {
     ngx_http_remote_help_zone_t *zone = backend;
 
-    ngx_int_t                      rc;
-    ngx_uint_t                     journal;
-    ngx_http_remote_help_record_t  rec;
+    ngx_int_t                       rc;
+    ngx_uint_t                      journal;
+    ngx_http_remote_help_encoded_t  rec;
 
     journal = (zone->state != NULL);
 
@@ -100,9 +103,7 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
             return NGX_HTTP_RH_NOSTATE;
         }
 
-        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_PUT, op->set,
-                                          ngx_rh_sets[op->set].nprops,
-                                          op->spans, &op->key, &op->json);
+        ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_PUT, op);
     }
 
     rc = ngx_http_remote_help_store_put(zone, op->set, &op->key, &op->json,
@@ -123,9 +124,9 @@ ngx_http_remote_help_zone_remove(void *backend,
 {
     ngx_http_remote_help_zone_t *zone = backend;
 
-    ngx_int_t                      rc;
-    ngx_uint_t                     journal;
-    ngx_http_remote_help_record_t  rec;
+    ngx_int_t                       rc;
+    ngx_uint_t                      journal;
+    ngx_http_remote_help_encoded_t  rec;
 
     journal = (zone->state != NULL);
 
@@ -134,8 +135,7 @@ ngx_http_remote_help_zone_remove(void *backend,
             return NGX_HTTP_RH_NOSTATE;
         }
 
-        ngx_http_remote_help_state_record(&rec, NGX_HTTP_RH_OP_DELETE,
-                                          op->set, 0, NULL, &op->key, NULL);
+        ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_DELETE, op);
     }
 
     rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
@@ -149,11 +149,35 @@ ngx_http_remote_help_zone_remove(void *backend,
 }
 
 
+/* the record of an operation, before the change is made */
+
+static void
+ngx_http_remote_help_zone_record(ngx_http_remote_help_encoded_t *enc,
+    ngx_uint_t op, ngx_http_remote_help_op_t *sop)
+{
+    ngx_http_remote_help_record_t  rec;
+
+    ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
+
+    rec.op = op;
+    rec.set = sop->set;
+    rec.key = sop->key;
+
+    if (op == NGX_HTTP_RH_OP_PUT) {
+        rec.nprops = ngx_rh_sets[sop->set].nprops;
+        rec.spans = sop->spans;
+        rec.json = sop->json;
+    }
+
+    ngx_http_remote_help_record_encode(enc, &rec);
+}
+
+
 /* a write made and held in flight: its record, then it is finished */
 
 static ngx_int_t
 ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_record_t *rec, uint64_t seq)
+    ngx_http_remote_help_encoded_t *rec, uint64_t seq)
 {
     ngx_int_t  rc;
 

@@ -14,6 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use RHTest qw(json_decode);
+use Compress::Zlib qw(crc32);
 
 my $set = '/beta/RemoteHelpSessionRetrieveResponse';
 my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
@@ -338,6 +339,59 @@ sub count {
     is($t->unreadable($ext, 'acsHelperUserToken', %ext), 0,
         'the other set after a restart');
     is(count($t), 20, 'nothing else');
+    $t->stop();
+}
+
+# --- a file of version 2 (records without times), as earlier builds wrote
+# it: made here from one of this build's by cutting the times out of each
+# record; it loads, takes new records, and compacts to version 3 -----------
+
+{
+    my $t = server(workers => 1);
+    $t->start();
+    my %want = $t->fill($set, 30, 'v');
+    is($t->delete("$set/v30")->{status}, 204, 'a deletion in the file too');
+    delete $want{v30};
+    $t->stop();
+
+    open my $fh, '<:raw', $t->{state} or die $!;
+    my $data = do { local $/; <$fh> };
+    close $fh;
+
+    is(unpack('V', substr($data, 8, 4)), 3, 'this build writes version 3');
+
+    my $old = substr($data, 0, 8) . pack('V', 2) . substr($data, 12, 4);
+    my ($off, $n) = (16, 0);
+    while ($off + 12 <= length $data) {
+        my $len = unpack('V', substr($data, $off, 4));
+        my $rec = substr($data, $off + 12, $len);
+        # flags 0, and the 16 bytes of times after the 12 of version 2 go
+        substr($rec, 3, 1) = "\0";
+        substr($rec, 12, 16) = '';
+        my $head = pack('VV', length $rec, crc32($rec));
+        $old .= $head . pack('V', crc32($head)) . $rec;
+        $off += 12 + $len;
+        $n++;
+    }
+    is($n, 31, 'every record rewritten as version 2');
+
+    open $fh, '>:raw', $t->{state} or die $!;
+    print $fh $old;
+    close $fh;
+
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0,
+        'a version 2 file loads every object');
+    is($t->get("$set/v30")->{status}, 404, 'and its deletion');
+    is(count($t), 29, 'nothing else');
+
+    is($t->patch("$set/v1", { deviceName => 'new' })->{status}, 200,
+        'a write appends a record of this version to it');
+    $want{v1} = 'new';
+    $t->stop();
+    $t->start();
+    is($t->unreadable($set, 'deviceName', %want), 0,
+        'records of both versions in one file load');
     $t->stop();
 }
 
