@@ -26,8 +26,9 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                         *rv;
     ssize_t                       size;
     ngx_str_t                    *value, name, s, state;
+    ngx_int_t                     timeout;
     ngx_uint_t                    i;
-    ngx_flag_t                    sync;
+    ngx_flag_t                    sync, expire;
     ngx_shm_zone_t               *shm_zone;
     ngx_http_remote_help_zone_t  *zone, **slot;
 
@@ -35,6 +36,8 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size = 0;
     sync = NGX_CONF_UNSET;
+    expire = 0;
+    timeout = 0;
     ngx_str_null(&name);
     ngx_str_null(&state);
 
@@ -92,6 +95,32 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            timeout = ngx_parse_time(&s, 0);
+
+            if (timeout == NGX_ERROR || timeout == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid timeout \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "expire=on") == 0) {
+            expire = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "expire=off") == 0) {
+            expire = 0;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
@@ -131,6 +160,8 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->name = name;
     zone->shm_zone = shm_zone;
     zone->cycle = cf->cycle;
+    zone->timeout = (ngx_msec_t) timeout;
+    zone->expire = expire;
 
     if (state.len) {
         rv = ngx_http_remote_help_state_conf(cf, &rmcf->zones, zone, &state,

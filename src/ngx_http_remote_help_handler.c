@@ -53,6 +53,7 @@ static ngx_int_t ngx_http_remote_help_item_done(ngx_http_request_t *r,
 static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
+static int64_t ngx_http_remote_help_until(ngx_rh_value_t *v);
 
 ngx_int_t
 ngx_http_remote_help_handler(ngx_http_request_t *r)
@@ -338,6 +339,8 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
         wr->seq = rd->seq;
     }
 
+    wr->until = ctx->item ? rd->until : 0;
+
     for (i = 0; i < set->nprops; i++) {
         v = &w->parser.values[i];
 
@@ -345,6 +348,11 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
             fields[i].data = v->data;
             fields[i].len = v->len;
             fields[i].raw = 0;
+
+            if (set->props[i].kind == NGX_RH_DATETIME) {
+                /* the moment it names, for the backend's lifetimes */
+                wr->until = ngx_http_remote_help_until(v);
+            }
 
         } else {
             /* kept from the stored object, verbatim */
@@ -635,4 +643,22 @@ ngx_http_remote_help_json_type(ngx_http_request_t *r)
     }
 
     return (p == end || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* sessionExpirationDateTime (validated) in ms since the epoch; 0: none */
+
+static int64_t
+ngx_http_remote_help_until(ngx_rh_value_t *v)
+{
+    long long  ms;
+
+    if (v->data == NULL
+        || !ngx_rh_datetime_ms(v->data, v->len, &ms))
+    {
+        return 0;
+    }
+
+    /* 0 means none: the epoch itself, long past, is a moment past too */
+    return (ms == 0) ? -1 : (int64_t) ms;
 }

@@ -19,6 +19,7 @@
 #include "ngx_http_remote_help_filter.h"
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_state.h"
+#include "ngx_http_remote_help_sweep.h"
 
 
 static void *ngx_http_remote_help_create_loc_conf(ngx_conf_t *cf);
@@ -246,6 +247,10 @@ ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
     zones = ngx_http_remote_help_zones(cycle);
 
     if (ngx_http_remote_help_store_init_process(cycle, zones) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_remote_help_sweep_init_process(cycle, zones) != NGX_OK) {
         return NGX_ERROR;
     }
 

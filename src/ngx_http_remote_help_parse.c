@@ -1157,10 +1157,11 @@ ngx_rh_digits(const unsigned char *s, size_t n, unsigned *value)
 /* YYYY-MM-DDThh:mm[:ss[.f{1,12}]](Z|(+|-)hh:mm), real calendar values */
 
 int
-ngx_rh_datetime_valid(const unsigned char *s, size_t len)
+ngx_rh_datetime_ms(const unsigned char *s, size_t len, long long *ms)
 {
-    size_t    i, n;
-    unsigned  year, month, day, hour, min, sec, oh, om, mdays;
+    size_t     i, n;
+    unsigned   year, month, day, hour, min, sec, oh, om, mdays, frac;
+    long long  y, era, yoe, doy, doe, days_since, offset;
 
     static const unsigned  days[] = {
         31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
@@ -1196,6 +1197,8 @@ ngx_rh_datetime_valid(const unsigned char *s, size_t len)
     }
 
     i = 16;
+    sec = 0;
+    frac = 0;
 
     if (s[i] == ':') {
         if (len < i + 3 || !ngx_rh_digits(s + i + 1, 2, &sec) || sec > 59) {
@@ -1208,11 +1211,19 @@ ngx_rh_datetime_valid(const unsigned char *s, size_t len)
             i++;
 
             for (n = 0; i < len && s[i] >= '0' && s[i] <= '9'; n++) {
+                if (n < 3) {
+                    frac = frac * 10 + (s[i] - '0');
+                }
+
                 i++;
             }
 
             if (n < 1 || n > 12) {
                 return 0;
+            }
+
+            for ( /* void */ ; n < 3; n++) {
+                frac *= 10;
             }
         }
     }
@@ -1221,23 +1232,52 @@ ngx_rh_datetime_valid(const unsigned char *s, size_t len)
         return 0;
     }
 
+    offset = 0;
+
     if (s[i] == 'Z') {
-        return i + 1 == len;
+        if (i + 1 != len) {
+            return 0;
+        }
+
+    } else {
+        if (s[i] != '+' && s[i] != '-') {
+            return 0;
+        }
+
+        if (len != i + 6 || !ngx_rh_digits(s + i + 1, 2, &oh)
+            || s[i + 3] != ':' || !ngx_rh_digits(s + i + 4, 2, &om))
+        {
+            return 0;
+        }
+
+        if (oh > 14 || om > 59 || (oh == 14 && om != 0)) {
+            return 0;
+        }
+
+        offset = (long long) (oh * 60 + om) * 60000;
+
+        if (s[i] == '-') {
+            offset = -offset;
+        }
     }
 
-    if (s[i] != '+' && s[i] != '-') {
-        return 0;
+    if (ms == NULL) {
+        return 1;
     }
 
-    if (len != i + 6 || !ngx_rh_digits(s + i + 1, 2, &oh) || s[i + 3] != ':'
-        || !ngx_rh_digits(s + i + 4, 2, &om))
-    {
-        return 0;
-    }
+    /* days since 1970-01-01 of the proleptic Gregorian calendar */
 
-    if (oh > 14 || om > 59 || (oh == 14 && om != 0)) {
-        return 0;
-    }
+    y = (long long) year - (month <= 2);
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    days_since = era * 146097 + doe - 719468;
+
+    /* local time less its offset from UTC */
+
+    *ms = ((days_since * 24 + hour) * 60 + min) * 60000
+          + (long long) sec * 1000 + frac - offset;
 
     return 1;
 }

@@ -93,7 +93,13 @@ void ngx_rh_parse_free(ngx_rh_parser_t *p);
 
 /* helpers shared with the module */
 int ngx_rh_utf8_valid(const unsigned char *s, size_t len);
-int ngx_rh_datetime_valid(const unsigned char *s, size_t len);
+/*
+ * a DateTimeOffset as the schema accepts it; with ms, the moment it
+ * names, in milliseconds since 1970-01-01T00:00:00Z (its offset
+ * honoured; fractions of a millisecond dropped)
+ */
+int ngx_rh_datetime_ms(const unsigned char *s, size_t len, long long *ms);
+#define ngx_rh_datetime_valid(s, len)  ngx_rh_datetime_ms(s, len, NULL)
 int ngx_rh_actions_parse(const unsigned char *s, size_t len,
     unsigned *bits);
 size_t ngx_rh_actions_format(unsigned bits, char *buf, size_t size);

@@ -650,6 +650,7 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
     ngx_int_t                         rc;
     ngx_uint_t                        i;
     struct iovec                      iov;
+    ngx_rbtree_key_t                  now;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_node_t      *o;
     ngx_http_remote_help_state_t     *st;
@@ -669,9 +670,18 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
         return NGX_ERROR;
     }
 
+    now = (ngx_rbtree_key_t) ngx_http_rh_now();
+
     o = ngx_http_remote_help_state_next(sh, st, NULL);
 
     while (o) {
+
+        if (o->death <= now) {
+            /* gone by its lifetime: it leaves the file here */
+            st->cursor = o->node.key;
+            o = ngx_http_remote_help_state_next(sh, st, o);
+            continue;
+        }
 
         size = ngx_http_rh_record_size(o->nprops, o->key_len, o->json_len);
 

@@ -430,6 +430,24 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
     seq = rec.seq;
     key = rec.key;
 
+    if (rec.op == NGX_HTTP_RH_OP_PUT) {
+
+        if (rec.written == 0) {
+            /* version 2: the write's moment is not known, now stands in */
+            rec.written = ngx_http_rh_now();
+        }
+
+        if (ngx_http_remote_help_store_death(zone, rec.written, rec.until)
+            <= (ngx_rbtree_key_t) ngx_http_rh_now())
+        {
+            /*
+             * gone by its lifetime while nginx was down: as a deletion of
+             * the key at this version, so that none before comes back
+             */
+            rec.op = NGX_HTTP_RH_OP_DELETE;
+        }
+    }
+
     /* the deleted keys are known by "set byte, key" */
 
     name.len = key.len + 1;
@@ -494,9 +512,9 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
         return NGX_OK;
     }
 
-    rc = ngx_http_remote_help_store_put(zone, rec.set, &key, &rec.json,
-                                        rec.spans, NGX_HTTP_RH_REPLAY | seq,
-                                        0, &written);
+    rec.seq = NGX_HTTP_RH_REPLAY | seq;
+
+    rc = ngx_http_remote_help_store_put(zone, &rec, 0);
 
     return (rc == NGX_OK) ? NGX_OK : NGX_ERROR;
 }

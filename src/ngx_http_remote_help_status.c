@@ -30,6 +30,7 @@ typedef struct {
     off_t                         state_size;
     ngx_uint_t                    compactions;
     ngx_uint_t                    repairs;
+    ngx_uint_t                    expired;
 } ngx_http_remote_help_figures_t;
 
 
@@ -189,6 +190,7 @@ ngx_http_remote_help_figures(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_state_figures(zone, &f->state_size,
                                        &f->compactions);
     f->repairs = sh->repairs;
+    f->expired = sh->expired;
 
     ngx_http_remote_help_store_runlock(zone);
 
@@ -244,8 +246,9 @@ ngx_http_remote_help_status_json(u_char *p, ngx_http_remote_help_figures_t *f)
 
     *p++ = '}';
 
-    /* rebuilds after a process died holding the zone's lock */
-    p = ngx_sprintf(p, ",\"repairs\":%ui", f->repairs);
+    /* removed by timeout= or expire=; rebuilds after a writer died */
+    p = ngx_sprintf(p, ",\"expired\":%ui,\"repairs\":%ui", f->expired,
+                    f->repairs);
 
     if (f->state) {
         p = ngx_sprintf(p, ",\"state\":{\"bytes\":%O,\"compactions\":%ui}",
@@ -302,6 +305,13 @@ ngx_http_remote_help_status_prometheus(u_char *p,
                             f->requests[i]);
         }
     }
+
+    p = ngx_sprintf(p,
+            "# HELP nginx_remote_help_expired_total Objects removed by "
+            "their lifetime (timeout=, expire=on).\n"
+            "# TYPE nginx_remote_help_expired_total counter\n"
+            "nginx_remote_help_expired_total{zone=%V} %ui\n",
+            &z, f->expired);
 
     p = ngx_sprintf(p,
             "# HELP nginx_remote_help_repairs_total Rebuilds of the zone "

@@ -56,6 +56,12 @@ struct ngx_http_remote_help_op_s {
     ngx_str_t                     json;
     uint32_t                      spans[2 * NGX_RH_MAX_PROPS];
 
+    /*
+     * put: in, get: out: the object's sessionExpirationDateTime, ms since
+     * the epoch (0: none), which the backend's lifetimes go by
+     */
+    int64_t                       until;
+
     /* list: in (after: the place to start after, 0: the first; top) */
     uint64_t                      after;
     ngx_uint_t                    top;

@@ -24,6 +24,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_parse.h"
 
 
 static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc_locked(
@@ -51,6 +52,19 @@ static void ngx_http_remote_help_order_replace_locked(
     ngx_rbtree_node_t *node);
 static void ngx_http_remote_help_order_delete_locked(
     ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
+static void ngx_http_remote_help_remove_locked(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_expiry_insert_locked(
+    ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_expiry_delete_locked(
+    ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_node_t *n);
+static ngx_uint_t ngx_http_remote_help_expire_locked(
+    ngx_http_remote_help_zone_t *zone, int64_t now, ngx_uint_t max,
+    ngx_rbtree_key_t *next);
+static void ngx_http_remote_help_reindex_locked(
+    ngx_http_remote_help_zone_t *zone);
+static int64_t ngx_http_remote_help_store_until(
+    ngx_http_remote_help_node_t *o);
 static ngx_int_t ngx_http_remote_help_locked(
     ngx_http_remote_help_zone_t *zone, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_lock_write(
@@ -484,7 +498,9 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 
     n = ngx_http_remote_help_lookup_locked(zone, op->set, hash, &op->key);
 
-    if (n == NULL) {
+    /* one comparison: an object without a lifetime goes at no moment */
+
+    if (n == NULL || n->death <= (ngx_rbtree_key_t) ngx_http_rh_now()) {
         rc = NGX_HTTP_RH_MISSING;
         goto done;
     }
@@ -497,6 +513,8 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 
     op->json.len = n->json_len;
     op->seq = n->seq;
+    op->until = (n->flags & NGX_HTTP_RH_LIFE) ? ngx_http_rh_life(n)->until
+                                              : 0;
 
     ngx_memcpy(op->json.data, ngx_http_rh_json(n), n->json_len);
     ngx_memcpy(op->spans, ngx_http_rh_spans(n), 8 * n->nprops);
@@ -562,22 +580,33 @@ ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone)
 
 ngx_int_t
 ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
-    uint64_t seq, ngx_uint_t hold, uint64_t *written)
+    ngx_http_remote_help_record_t *rec, ngx_uint_t hold)
 {
     size_t                         size;
+    int64_t                        now;
     uint32_t                       hash;
+    uint64_t                       seq;
     ngx_int_t                      rc;
-    ngx_uint_t                     nprops;
+    ngx_str_t                     *key, *json;
+    ngx_uint_t                     set, nprops, life;
+    ngx_rbtree_key_t               next;
+    ngx_http_remote_help_life_t   *l;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
 
     sh = zone->sh;
+    set = rec->set;
+    key = &rec->key;
+    json = &rec->json;
+    seq = rec->seq;
+    now = ngx_http_rh_now();
     hash = ngx_murmur_hash2(key->data, key->len);
     nprops = ngx_rh_sets[set].nprops;
 
+    life = (zone->timeout || zone->expire);
+
     size = offsetof(ngx_http_remote_help_node_t, data) + 8 * nprops
-           + key->len + json->len;
+           + key->len + json->len + (life ? NGX_HTTP_RH_LIFE_SIZE : 0);
 
     rc = ngx_http_remote_help_write_lock(zone);
 
@@ -586,6 +615,13 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     }
 
     old = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
+
+    if (old && old->death <= (ngx_rbtree_key_t) now) {
+        /* its moment has come: it is gone, whether swept yet or not */
+        ngx_http_remote_help_remove_locked(zone, old);
+        sh->expired++;
+        old = NULL;
+    }
 
     if (seq == NGX_HTTP_RH_CREATE) {
         if (old) {
@@ -639,6 +675,15 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
         n = ngx_http_remote_help_alloc_locked(zone, size);
 
+        if (n == NULL
+            && ngx_http_remote_help_expire_locked(zone, now,
+                                                  NGX_HTTP_RH_SWEEP_FULL,
+                                                  &next))
+        {
+            /* a full zone gives back what has gone first */
+            n = ngx_http_remote_help_alloc_locked(zone, size);
+        }
+
         if (n == NULL) {
             ngx_http_remote_help_wunlock(&sh->lock);
             return NGX_HTTP_RH_NOSPACE;
@@ -647,6 +692,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (old) {
         sh->bytes -= ngx_http_rh_payload(old);
+        ngx_http_remote_help_expiry_delete_locked(sh, old);
     }
 
     if (seq & NGX_HTTP_RH_REPLAY) {
@@ -665,10 +711,21 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     n->json_len = (uint32_t) json->len;
     n->set = (u_char) set;
     n->nprops = (u_char) nprops;
+    n->flags = life ? NGX_HTTP_RH_LIFE : 0;
+    n->death = NGX_HTTP_RH_NEVER;
 
-    ngx_memcpy(ngx_http_rh_spans(n), spans, 8 * nprops);
+    ngx_memcpy(ngx_http_rh_spans(n), rec->spans, 8 * nprops);
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);
     ngx_memcpy(ngx_http_rh_json(n), json->data, json->len);
+
+    if (life) {
+        l = ngx_http_rh_life(n);
+        l->node = n;
+        l->written = rec->written;
+        l->until = rec->until;
+        n->death = ngx_http_remote_help_store_death(zone, rec->written,
+                                                    rec->until);
+    }
 
     if (n == old) {
         ngx_memory_barrier();
@@ -687,14 +744,225 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         sh->objects[set]++;
     }
 
+    ngx_http_remote_help_expiry_insert_locked(sh, n);
+
     sh->bytes += ngx_http_rh_payload(n);
-    *written = n->seq;
+    rec->seq = n->seq;
 
     ngx_http_remote_help_write_unlock(zone, hold);
 
     ngx_http_remote_help_heap_prefault(&sh->heap, &zone->local);
 
     return NGX_OK;
+}
+
+
+/* an object taken out of the table, its tree, the counts and the heap */
+
+static void
+ngx_http_remote_help_remove_locked(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n)
+{
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    sh->bytes -= ngx_http_rh_payload(n);
+
+    ngx_http_remote_help_unlink_locked(zone, n);
+    ngx_http_remote_help_order_delete_locked(&sh->order[n->set], &n->node);
+    ngx_http_remote_help_expiry_delete_locked(sh, n);
+    sh->objects[n->set]--;
+
+    ngx_http_remote_help_free_locked(zone, n);
+}
+
+
+/*
+ * Lifetimes.  The moment an object goes is computed at each write from
+ * the write's moment and its sessionExpirationDateTime, with the zone's
+ * timeout= and expire=; the objects that have one are in a tree ordered
+ * by it, so that the sweep takes the due ones from its left end.
+ */
+
+ngx_rbtree_key_t
+ngx_http_remote_help_store_death(ngx_http_remote_help_zone_t *zone,
+    int64_t written, int64_t until)
+{
+    ngx_rbtree_key_t  death;
+
+    death = NGX_HTTP_RH_NEVER;
+
+    if (zone->timeout) {
+        death = (ngx_rbtree_key_t) (written + (int64_t) zone->timeout);
+    }
+
+    if (zone->expire && until) {
+        /* a moment before 1970 is as past as any */
+        death = ngx_min(death, (ngx_rbtree_key_t) ngx_max(until, 1));
+    }
+
+    return death;
+}
+
+
+static void
+ngx_http_remote_help_expiry_insert_locked(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *n)
+{
+    ngx_http_remote_help_life_t  *l;
+
+    if (n->death != NGX_HTTP_RH_NEVER) {
+        l = ngx_http_rh_life(n);
+        l->expiry.key = n->death;
+        sh->expiry.insert = ngx_rbtree_insert_value;
+        ngx_rbtree_insert(&sh->expiry, &l->expiry);
+    }
+}
+
+
+static void
+ngx_http_remote_help_expiry_delete_locked(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *n)
+{
+    if (n->death != NGX_HTTP_RH_NEVER) {
+        ngx_rbtree_delete(&sh->expiry, &ngx_http_rh_life(n)->expiry);
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_remote_help_expire_locked(ngx_http_remote_help_zone_t *zone,
+    int64_t now, ngx_uint_t max, ngx_rbtree_key_t *next)
+{
+    ngx_uint_t                  i;
+    ngx_rbtree_t               *tree;
+    ngx_rbtree_node_t          *node;
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+    tree = &sh->expiry;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (tree->root == tree->sentinel) {
+            *next = NGX_HTTP_RH_NEVER;
+            return i;
+        }
+
+        node = ngx_rbtree_min(tree->root, tree->sentinel);
+
+        if (node->key > (ngx_rbtree_key_t) now || i == max) {
+            *next = node->key;
+            return i;
+        }
+
+        ngx_http_remote_help_remove_locked(zone,
+                               ((ngx_http_remote_help_life_t *) node)->node);
+        sh->expired++;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_remote_help_store_expire(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t max, ngx_rbtree_key_t *next)
+{
+    int64_t                     now;
+    ngx_uint_t                  n;
+    ngx_rbtree_t               *tree;
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+    tree = &sh->expiry;
+    now = ngx_http_rh_now();
+
+    /* a look under the read lock first: most ticks find nothing due */
+
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        *next = NGX_HTTP_RH_NEVER;
+        return 0;
+    }
+
+    *next = (tree->root == tree->sentinel)
+            ? NGX_HTTP_RH_NEVER
+            : ngx_rbtree_min(tree->root, tree->sentinel)->key;
+
+    ngx_http_remote_help_store_runlock(zone);
+
+    if (*next > (ngx_rbtree_key_t) now) {
+        return 0;
+    }
+
+    if (ngx_http_remote_help_write_lock(zone) != NGX_OK) {
+        *next = NGX_HTTP_RH_NEVER;
+        return 0;
+    }
+
+    n = ngx_http_remote_help_expire_locked(zone, now, max, next);
+
+    ngx_http_remote_help_write_unlock(zone, 0);
+
+    return n;
+}
+
+
+/*
+ * A reload that changed timeout= or expire=: every object's moment is
+ * computed again with them, from its last write and its
+ * sessionExpirationDateTime.
+ */
+
+static void
+ngx_http_remote_help_reindex_locked(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_uint_t                    set, n;
+    ngx_rbtree_t                 *tree;
+    ngx_rbtree_node_t            *node;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_node_t  *o;
+    ngx_http_remote_help_life_t  *l;
+
+    sh = zone->sh;
+    n = 0;
+
+    ngx_rbtree_init(&sh->expiry, &sh->expiry_sentinel,
+                    ngx_rbtree_insert_value);
+
+    for (set = 0; set < NGX_RH_NSETS; set++) {
+
+        tree = &sh->order[set].rbtree;
+
+        if (tree->root == tree->sentinel) {
+            continue;
+        }
+
+        for (node = ngx_rbtree_min(tree->root, tree->sentinel);
+             node;
+             node = ngx_rbtree_next(tree, node))
+        {
+            o = (ngx_http_remote_help_node_t *) node;
+
+            if (!(o->flags & NGX_HTTP_RH_LIFE)) {
+                /* written while the zone had no lifetimes */
+                continue;
+            }
+
+            l = ngx_http_rh_life(o);
+            o->death = ngx_http_remote_help_store_death(zone, l->written,
+                                                        l->until);
+            ngx_http_remote_help_expiry_insert_locked(sh, o);
+            n++;
+        }
+    }
+
+    sh->timeout = zone->timeout;
+    sh->expire = (ngx_uint_t) zone->expire;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "remote_help_zone \"%V\": the lifetimes of %ui objects "
+                  "follow timeout=%M expire=%s now", &zone->name, n,
+                  zone->timeout, zone->expire ? "on" : "off");
 }
 
 
@@ -721,17 +989,19 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 
     n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
 
+    if (n && n->death <= (ngx_rbtree_key_t) ngx_http_rh_now()) {
+        /* gone by its lifetime already */
+        ngx_http_remote_help_remove_locked(zone, n);
+        sh->expired++;
+        n = NULL;
+    }
+
     if (n == NULL || (seq && n->seq > seq)) {
         ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_MISSING;
     }
 
-    sh->bytes -= ngx_http_rh_payload(n);
-
-    ngx_http_remote_help_unlink_locked(zone, n);
-    ngx_http_remote_help_order_delete_locked(&sh->order[set], &n->node);
-    ngx_http_remote_help_free_locked(zone, n);
-    sh->objects[set]--;
+    ngx_http_remote_help_remove_locked(zone, n);
 
     /* the deletion's own sequence number, taken under the lock */
 
@@ -750,6 +1020,7 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
 {
     ngx_int_t                     rc;
     ngx_str_t                    *item;
+    ngx_rbtree_key_t              now;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *sh;
     ngx_http_remote_help_node_t  *n;
@@ -765,9 +1036,18 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
         return NGX_ERROR;
     }
 
+    now = (ngx_rbtree_key_t) ngx_http_rh_now();
+
     n = ngx_http_remote_help_store_first_locked(sh, set, after);
 
-    while (n) {
+    for ( /* void */ ; n; n = (ngx_http_remote_help_node_t *) node) {
+
+        node = ngx_rbtree_next(&sh->order[set].rbtree, &n->node);
+
+        if (n->death <= now) {
+            /* gone, not yet swept: skipped, never counted */
+            continue;
+        }
 
         if (items->nelts == top) {
             *more = 1;
@@ -790,9 +1070,6 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
         ngx_memcpy(item->data, ngx_http_rh_json(n), n->json_len);
 
         *last = n->node.key;
-
-        node = ngx_rbtree_next(&sh->order[set].rbtree, &n->node);
-        n = (ngx_http_remote_help_node_t *) node;
     }
 
     ngx_http_remote_help_store_runlock(zone);
@@ -924,11 +1201,23 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
 
     sh->bytes = 0;
 
+    ngx_rbtree_init(&sh->expiry, &sh->expiry_sentinel,
+                    ngx_rbtree_insert_value);
+
     for (i = 0; i < n; i++) {
         node = nodes[i];
 
         ngx_http_remote_help_order_insert_locked(&sh->order[node->set],
                                                  &node->node);
+
+        if (node->flags & NGX_HTTP_RH_LIFE) {
+            ngx_http_rh_life(node)->node = node;
+
+        } else {
+            node->death = NGX_HTTP_RH_NEVER;
+        }
+
+        ngx_http_remote_help_expiry_insert_locked(sh, node);
         sh->objects[node->set]++;
         sh->bytes += ngx_http_rh_payload(node);
     }
@@ -984,6 +1273,23 @@ ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone, void *data,
         zone->buckets = ozone->buckets;
         zone->mask = ozone->mask;
         *old = ozone;
+
+        sh = zone->sh;
+
+        if (sh->timeout != zone->timeout
+            || sh->expire != (ngx_uint_t) zone->expire)
+        {
+
+            if (ngx_http_remote_help_lock_write(zone) != NGX_OK) {
+                ngx_http_remote_help_wunlock(&sh->lock);
+                return NGX_ERROR;
+            }
+
+            ngx_http_remote_help_reindex_locked(zone);
+
+            ngx_http_remote_help_wunlock(&sh->lock);
+        }
+
         return NGX_OK;
     }
 
@@ -1010,6 +1316,12 @@ ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone, void *data,
         ngx_rbtree_init(&sh->order[i].rbtree, &sh->order[i].sentinel,
                         ngx_rbtree_insert_value);
     }
+
+    ngx_rbtree_init(&sh->expiry, &sh->expiry_sentinel,
+                    ngx_rbtree_insert_value);
+
+    sh->timeout = zone->timeout;
+    sh->expire = (ngx_uint_t) zone->expire;
 
     /*
      * a bucket per 512 bytes of zone, a power of two: a zone full of
@@ -1094,6 +1406,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_zone_t  *ozone;
     ngx_pool_cleanup_t           *cln;
     ngx_http_remote_help_node_t  *n, *copy;
+    ngx_http_remote_help_life_t  *l;
 
     ozone = ngx_http_remote_help_old_zone(cycle, zone);
 
@@ -1170,9 +1483,18 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             copy->cls = cls;
             copy->block = block;
 
+            if (copy->flags & NGX_HTTP_RH_LIFE) {
+                l = ngx_http_rh_life(copy);
+                l->node = copy;
+                copy->death = ngx_http_remote_help_store_death(zone,
+                                                               l->written,
+                                                               l->until);
+            }
+
             ngx_http_remote_help_link_locked(zone, copy);
             ngx_http_remote_help_order_insert_locked(&zone->sh->order[set],
                                                      &copy->node);
+            ngx_http_remote_help_expiry_insert_locked(zone->sh, copy);
             copied++;
         }
     }
@@ -1180,6 +1502,7 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     zone->sh->seq = osh->seq;
     zone->sh->created = osh->created;
     zone->sh->bytes = osh->bytes;
+    zone->sh->expired = osh->expired;
     ngx_memcpy(zone->sh->objects, osh->objects, sizeof(osh->objects));
 
     ngx_http_remote_help_wunlock(&osh->lock);
@@ -1392,6 +1715,49 @@ ngx_http_remote_help_store_record(ngx_http_remote_help_node_t *o,
     rec->json.data = ngx_http_rh_json(o);
     rec->json.len = o->json_len;
     rec->seq = o->seq;
-    rec->written = 0;
-    rec->until = 0;
+
+    if (o->flags & NGX_HTTP_RH_LIFE) {
+        rec->written = ngx_http_rh_life(o)->written;
+        rec->until = ngx_http_rh_life(o)->until;
+
+    } else {
+        /* not known: the moment of a replay stands in */
+        rec->written = 0;
+        rec->until = ngx_http_remote_help_store_until(o);
+    }
+}
+
+
+/* the object's sessionExpirationDateTime, read from its JSON; 0: none */
+
+static int64_t
+ngx_http_remote_help_store_until(ngx_http_remote_help_node_t *o)
+{
+    u_char               *p;
+    uint32_t             *spans;
+    long long             ms;
+    ngx_uint_t            i;
+    const ngx_rh_set_t   *set;
+
+    set = &ngx_rh_sets[o->set];
+    spans = ngx_http_rh_spans(o);
+
+    for (i = 0; i < set->nprops; i++) {
+
+        if (set->props[i].kind != NGX_RH_DATETIME || spans[2 * i + 1] < 2) {
+            continue;
+        }
+
+        /* the literal is a JSON string: its quotes are not the value */
+
+        p = ngx_http_rh_json(o) + spans[2 * i];
+
+        if (p[0] == '"'
+            && ngx_rh_datetime_ms(p + 1, spans[2 * i + 1] - 2, &ms))
+        {
+            return (ms == 0) ? -1 : (int64_t) ms;
+        }
+    }
+
+    return 0;
 }

@@ -10,6 +10,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
 
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_storage.h"
@@ -62,6 +63,13 @@ typedef struct {
     size_t                        undo_len;
     ngx_uint_t                    repairs;      /* rebuilds so far */
 
+    /* lifetimes: the objects that go by themselves, by their moment */
+    ngx_rbtree_t                  expiry;
+    ngx_rbtree_node_t             expiry_sentinel;
+    ngx_uint_t                    expired;      /* removed so far */
+    ngx_msec_t                    timeout;      /* the moments were */
+    ngx_uint_t                    expire;       /* computed with these */
+
     ngx_http_remote_help_order_t  order[NGX_RH_NSETS];
     ngx_http_remote_help_node_t **buckets;
     uint32_t                      mask;         /* buckets - 1 */
@@ -101,15 +109,20 @@ typedef struct {
     uint32_t                      mask;
     ngx_http_remote_help_heap_local_t  local;   /* a worker's blocks */
     ngx_http_remote_help_reader_t  *reader;     /* its slot in sh->lock */
+
+    ngx_msec_t                    timeout;      /* timeout=, 0: none */
+    ngx_flag_t                    expire;       /* expire=on */
+    ngx_event_t                   sweep;        /* a worker's sweeper */
 } ngx_http_remote_help_zone_t;
 
 
 /*
  * An object is one chunk: the rbtree node, its hash chain, the spans of
- * its property literals, its key and its JSON.  A new version is
- * written over the old one when it fits its chunk (the old one kept in
- * the heap's spare block meanwhile), or else is a new chunk that takes
- * the old one's place.
+ * its property literals, its key and its JSON; in a zone with lifetimes,
+ * a trailer with its place in the expiry tree.  A new version is written
+ * over the old one when it fits its chunk (the old one kept in the
+ * heap's spare block meanwhile), or else is a new chunk that takes the
+ * old one's place.
  */
 
 struct ngx_http_remote_help_node_s {
@@ -117,6 +130,9 @@ struct ngx_http_remote_help_node_s {
                                                    listings */
     ngx_http_remote_help_node_t  *next;         /* in its hash chain */
     uint64_t                      seq;
+    ngx_rbtree_key_t              death;        /* the moment it goes, ms
+                                                   since the epoch, or
+                                                   NGX_HTTP_RH_NEVER */
     uint32_t                      key_len;
     uint32_t                      json_len;
     uint32_t                      hash;         /* of the key */
@@ -124,9 +140,27 @@ struct ngx_http_remote_help_node_s {
     u_char                        set;
     u_char                        nprops;
     u_char                        cls;          /* size class */
-    u_char                        pad;          /* spans 4-aligned */
+    u_char                        flags;        /* NGX_HTTP_RH_LIFE */
     u_char                        data[1];      /* spans, key, JSON */
 };
+
+
+/*
+ * The trailer of an object written in a zone with lifetimes (timeout=,
+ * expire=on; objects of other zones pay nothing for them): its place in
+ * the zone's expiry tree (key: its death), and what its death is
+ * computed from.
+ */
+
+typedef struct {
+    ngx_rbtree_node_t             expiry;
+    ngx_http_remote_help_node_t  *node;
+    int64_t                       written;      /* ms since the epoch */
+    int64_t                       until;        /* ms, 0: none */
+} ngx_http_remote_help_life_t;
+
+#define NGX_HTTP_RH_LIFE          0x01
+#define NGX_HTTP_RH_LIFE_SIZE     (sizeof(ngx_http_remote_help_life_t) + 7)
 
 
 #define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
@@ -135,9 +169,12 @@ struct ngx_http_remote_help_node_s {
 /* what a record of the object carries besides its header */
 #define ngx_http_rh_payload(n)                                               \
     (8 * (size_t) (n)->nprops + (n)->key_len + (n)->json_len)
+#define ngx_http_rh_life(n)                                                  \
+    ((ngx_http_remote_help_life_t *)                                         \
+     ngx_align_ptr((n)->data + ngx_http_rh_payload(n), 8))
 #define ngx_http_rh_size(n)                                                  \
-    (offsetof(ngx_http_remote_help_node_t, data) + 8 * (n)->nprops           \
-     + (n)->key_len + (n)->json_len)
+    (offsetof(ngx_http_remote_help_node_t, data) + ngx_http_rh_payload(n)    \
+     + (((n)->flags & NGX_HTTP_RH_LIFE) ? NGX_HTTP_RH_LIFE_SIZE : 0))
 
 
 /*
@@ -146,6 +183,16 @@ struct ngx_http_remote_help_node_s {
  * what is there is later
  */
 #define NGX_HTTP_RH_REPLAY        ((uint64_t) 1 << 63)
+
+/* what a write into a full zone sweeps before it gives up */
+#define NGX_HTTP_RH_SWEEP_FULL    64
+
+/* an object without a lifetime goes at no moment */
+#define NGX_HTTP_RH_NEVER         ((ngx_rbtree_key_t) -1)
+
+/* the wall clock, in ms since the epoch, as the event loop last saw it */
+#define ngx_http_rh_now()                                                    \
+    ((int64_t) ngx_cached_time->sec * 1000 + ngx_cached_time->msec)
 
 
 /*
@@ -179,19 +226,32 @@ ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_op_t *op);
 
 /*
- * seq == 0: create; otherwise replace the version read with that seq;
- * *written: the new version's sequence number.  With hold, the write
+ * The change rec (set, key, JSON, spans, the write's moment and the
+ * object's sessionExpirationDateTime) made: rec->seq NGX_HTTP_RH_CREATE
+ * creates; otherwise it replaces the version read with that seq; then
+ * rec->seq is the new version's sequence number.  With hold, the write
  * stays in flight until ngx_http_remote_help_store_finished().
  */
 ngx_int_t ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, ngx_str_t *json, uint32_t *spans,
-    uint64_t seq, ngx_uint_t hold, uint64_t *written);
+    ngx_http_remote_help_record_t *rec, ngx_uint_t hold);
 
 ngx_int_t ngx_http_remote_help_store_delete(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
     uint64_t seq, ngx_uint_t hold, uint64_t *written);
 
 void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
+
+/*
+ * Lifetimes: removes up to max objects whose moment has come; *next:
+ * the moment of the next one then (NGX_HTTP_RH_NEVER: none)
+ */
+ngx_uint_t ngx_http_remote_help_store_expire(
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t max,
+    ngx_rbtree_key_t *next);
+
+/* the moment an object written at "written" goes, with this zone's */
+ngx_rbtree_key_t ngx_http_remote_help_store_death(
+    ngx_http_remote_help_zone_t *zone, int64_t written, int64_t until);
 
 /* the put record of an object, over the object's own bytes */
 void ngx_http_remote_help_store_record(ngx_http_remote_help_node_t *o,

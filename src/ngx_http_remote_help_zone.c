@@ -26,7 +26,7 @@ static ngx_int_t ngx_http_remote_help_zone_remove(void *backend,
 static ngx_int_t ngx_http_remote_help_zone_list(void *backend,
     ngx_http_remote_help_op_t *op);
 static void ngx_http_remote_help_zone_record(
-    ngx_http_remote_help_encoded_t *enc, ngx_uint_t op,
+    ngx_http_remote_help_record_t *rec, ngx_uint_t op,
     ngx_http_remote_help_op_t *sop);
 static ngx_int_t ngx_http_remote_help_zone_append(
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_encoded_t *enc,
@@ -94,27 +94,30 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
 
     ngx_int_t                       rc;
     ngx_uint_t                      journal;
-    ngx_http_remote_help_encoded_t  rec;
+    ngx_http_remote_help_record_t   rec;
+    ngx_http_remote_help_encoded_t  enc;
 
     journal = (zone->state != NULL);
 
-    if (journal) {
-        if (ngx_http_remote_help_state_broken(zone)) {
-            return NGX_HTTP_RH_NOSTATE;
-        }
-
-        ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_PUT, op);
+    if (journal && ngx_http_remote_help_state_broken(zone)) {
+        return NGX_HTTP_RH_NOSTATE;
     }
 
-    rc = ngx_http_remote_help_store_put(zone, op->set, &op->key, &op->json,
-                                        op->spans, op->seq, journal,
-                                        &op->seq);
+    ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_PUT, op);
+
+    if (journal) {
+        ngx_http_remote_help_record_encode(&enc, &rec);
+    }
+
+    rc = ngx_http_remote_help_store_put(zone, &rec, journal);
+
+    op->seq = rec.seq;
 
     if (rc != NGX_OK || !journal) {
         return rc;
     }
 
-    return ngx_http_remote_help_zone_append(zone, &rec, op->seq);
+    return ngx_http_remote_help_zone_append(zone, &enc, op->seq);
 }
 
 
@@ -126,7 +129,8 @@ ngx_http_remote_help_zone_remove(void *backend,
 
     ngx_int_t                       rc;
     ngx_uint_t                      journal;
-    ngx_http_remote_help_encoded_t  rec;
+    ngx_http_remote_help_record_t   rec;
+    ngx_http_remote_help_encoded_t  enc;
 
     journal = (zone->state != NULL);
 
@@ -136,6 +140,7 @@ ngx_http_remote_help_zone_remove(void *backend,
         }
 
         ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_DELETE, op);
+        ngx_http_remote_help_record_encode(&enc, &rec);
     }
 
     rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
@@ -145,31 +150,30 @@ ngx_http_remote_help_zone_remove(void *backend,
         return rc;
     }
 
-    return ngx_http_remote_help_zone_append(zone, &rec, op->seq);
+    return ngx_http_remote_help_zone_append(zone, &enc, op->seq);
 }
 
 
-/* the record of an operation, before the change is made */
+/* the change an operation makes, written now */
 
 static void
-ngx_http_remote_help_zone_record(ngx_http_remote_help_encoded_t *enc,
+ngx_http_remote_help_zone_record(ngx_http_remote_help_record_t *rec,
     ngx_uint_t op, ngx_http_remote_help_op_t *sop)
 {
-    ngx_http_remote_help_record_t  rec;
+    ngx_memzero(rec, sizeof(ngx_http_remote_help_record_t));
 
-    ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
-
-    rec.op = op;
-    rec.set = sop->set;
-    rec.key = sop->key;
+    rec->op = op;
+    rec->set = sop->set;
+    rec->key = sop->key;
+    rec->seq = sop->seq;
+    rec->written = ngx_http_rh_now();
 
     if (op == NGX_HTTP_RH_OP_PUT) {
-        rec.nprops = ngx_rh_sets[sop->set].nprops;
-        rec.spans = sop->spans;
-        rec.json = sop->json;
+        rec->nprops = ngx_rh_sets[sop->set].nprops;
+        rec->spans = sop->spans;
+        rec->json = sop->json;
+        rec->until = sop->until;
     }
-
-    ngx_http_remote_help_record_encode(enc, &rec);
 }
 
 

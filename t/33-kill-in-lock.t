@@ -151,7 +151,7 @@ my @cases = (
     # block: gdb tears the object (200 bytes of 'X' over its spans, key
     # and JSON), as a kill in the middle of the copy would
     ['PATCH (in place)', 'ngx_http_remote_help_store.c:' . line_of(
-            'ngx_memcpy(ngx_http_rh_spans(n), spans, 8 * nprops);'),
+            'ngx_memcpy(ngx_http_rh_spans(n), rec->spans, 8 * nprops);'),
         sub { quick($_[0], 'PATCH', "$set/k" . (1 + $_[1] % 50),
             json_encode({ acsGroupId => "g$_[1]" })) },
         'call (void *) memset((char *) sh->undo + 120, 88, 200)'],
@@ -216,6 +216,63 @@ for my $case (@cases) {
     is($bad, 0, "$name: everything deleted");
     is(status($t)->{used}, $empty, "$name: the zone uses what it used empty");
 
+    $t->stop() or $t->crash();
+}
+
+# --- the sweep killed inside the zone's lock, in a zone with lifetimes ------
+
+{
+    # one worker: its sweep is the one that runs; the master starts another
+    my $name = 'the sweep killed in ngx_http_remote_help_heap_free_locked';
+    my $t = RHTest->new(workers => 1);
+    $t->config(zone => 'remote_help_zone zone=rh:8m timeout=1h expire=on;',
+        server => 'location /beta/ { remote_help rh; }
+            location = /status { remote_help_status rh; }')->start();
+    $t->wait_workers(1);
+    my $empty = status($t)->{used};
+
+    # 100 objects that go in about 2 s, 200 that stay
+    my @tm = gmtime(time() + 2);
+    my $soon = sprintf('%04d-%02d-%02dT%02d:%02d:%02dZ', $tm[5] + 1900,
+        $tm[4] + 1, @tm[3, 2, 1, 0]);
+    my %want;
+    for my $i (1 .. 300) {
+        my %body = (sessionKey => "k$i", deviceName => "d$i");
+        $body{sessionExpirationDateTime} = $soon if $i <= 100;
+        $t->post($set, \%body)->{status} == 201 or die "POST k$i";
+        $want{"k$i"} = "d$i" if $i > 100;
+    }
+
+    # no DELETE is sent: the first chunk given back is the sweep's
+    my ($victim) = $t->workers();
+    my $log = kill_at($t, $victim, 'ngx_http_remote_help_heap_free_locked',
+        sub { quick($t, 'GET', "$set/k200"); sleep 0.05 });
+    like($log, qr/Breakpoint 1(\.\d+)?, .*heap_free_locked/,
+        "$name: gdb stopped it there") or diag $log;
+    ok(!RHTest::alive($victim), "$name: and it is gone");
+    ok(defined answered_within($t, 2), "$name: answered again within 2 s");
+    like($t->read_file('error.log'), qr/\[alert\].*rebuilt: \d+ objects/,
+        "$name: the zone was rebuilt");
+
+    # the other worker's sweep (or the new one's) takes the rest
+    my $end = time() + 5;
+    my $st;
+    do { sleep 0.1; $st = status($t) }
+        until $st->{objects}{RemoteHelpSessionRetrieveResponse} == 200
+            || time() > $end;
+    is($st->{objects}{RemoteHelpSessionRetrieveResponse}, 200,
+        "$name: the expired objects are all swept after the rebuild");
+    cmp_ok($st->{expired}, '>=', 99, "$name: and counted (the dead one's "
+        . 'last may not be)');
+    is((grep { $t->get("$set/k$_")->{status} != 404 } 1 .. 100), 0,
+        "$name: none of them reads");
+    consistent($t, $name, %want);
+
+    my ($objects) = $t->list_all($set);
+    my $bad = grep { $t->delete("$set/" . RHTest::uri_escape($_->{sessionKey}))->{status} != 204 }
+        @$objects;
+    is($bad, 0, "$name: everything deleted");
+    is(status($t)->{used}, $empty, "$name: the zone uses what it used empty");
     $t->stop() or $t->crash();
 }
 

@@ -483,7 +483,26 @@ test_parse(void)
 static void
 test_datetime(void)
 {
-    size_t  i;
+    size_t     i;
+    long long  ms;
+
+    static const struct {
+        const char  *s;
+        long long    ms;
+    } moments[] = {
+        { "1970-01-01T00:00:00Z", 0 },
+        { "1970-01-01T00:00Z", 0 },
+        { "2016-12-31T23:59:57.5564522-08:00", 1483257597556LL },
+        { "2017-01-01T07:59:57.556Z", 1483257597556LL },
+        { "2016-04-30T10:00:00+05:30", 1461990600000LL },
+        { "2016-04-30T04:30:00Z", 1461990600000LL },
+        { "2024-02-29T12:00:00.1Z", 1709208000100LL },
+        { "2000-03-01T00:00:00+14:00", 951818400000LL },
+        { "1969-12-31T23:59:59Z", -1000 },
+        { "0001-01-01T00:00:00Z", -62135596800000LL },
+        { "9999-12-31T23:59:59.999Z", 253402300799999LL },
+        { "2026-12-01T12:00:00-00:00", 1796126400000LL },
+    };
 
     static const char  *good[] = {
         "2016-12-31T23:59:57.5564522-08:00",
@@ -542,6 +561,17 @@ test_datetime(void)
         ok(!ngx_rh_datetime_valid((const unsigned char *) bad[i],
                                   strlen(bad[i])),
            "date '%s' rejected", bad[i]);
+    }
+
+    /* the moments named, in ms since the epoch (date -d ... +%s%3N) */
+
+    for (i = 0; i < sizeof(moments) / sizeof(moments[0]); i++) {
+        ms = 0;
+        ok(ngx_rh_datetime_ms((const unsigned char *) moments[i].s,
+                              strlen(moments[i].s), &ms)
+           && ms == moments[i].ms,
+           "date '%s' is %lld ms (got %lld)", moments[i].s, moments[i].ms,
+           ms);
     }
 
     invalid(EXTEND, "{\"sessionKey\":\"k\","
