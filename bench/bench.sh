@@ -9,12 +9,19 @@
 #
 #   bench/bench.sh [--rounds N] [--duration S] [--workloads "get post ..."]
 #                  [--keys N] [--scale N] [--fill] [--no-peer] [--no-state]
+#                  [--no-life] [--sweep N]
 #
 #   (default)   also: POST, PATCH and mixed against the module with
 #               state= and with state= state_sync=on, as ratios to the
 #               module without state= (--no-state leaves them out)
+#               and GET, POST, PATCH, mixed and list against the module
+#               with timeout=1h expire=on, as ratios to the module
+#               without them (--no-life leaves them out)
 #   --scale N   also: GET and PATCH with N objects in the zone against the
 #               same with 1,000 (two module instances, alternated)
+#   --sweep N   also: N objects that expire in the same second (expire=on):
+#               how long the sweep takes, and the longest answer of a
+#               GET sent meanwhile on 4 connections (a worker's pause)
 #   --fill      also: fill a 16m zone with retrieve objects until 507 and
 #               report the zone bytes per object
 #
@@ -29,7 +36,7 @@ RUN=$ROOT/build/bench
 WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
 
 DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
-WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1
+WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0
 ZONE_SIZE=1024m
 
 while [[ $# -gt 0 ]]; do
@@ -40,8 +47,10 @@ while [[ $# -gt 0 ]]; do
         --keys) KEYS=$2; shift 2;;
         --scale) SCALE=$2; shift 2;;
         --fill) FILL=1; shift;;
+        --sweep) SWEEP=$2; shift 2;;
         --no-peer) PEER=0; shift;;
         --no-state) STATE=0; shift;;
+        --no-life) LIFE=0; shift;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
         *) echo "bench.sh: unknown option $1" >&2; exit 1;;
     esac
@@ -211,6 +220,15 @@ if [[ $STATE == 1 ]]; then
     done
 fi
 
+# the module with lifetimes: every object in the expiry tree (the bodies'
+# sessionExpirationDateTime is in 2099, so timeout=1h decides)
+if [[ $LIFE == 1 ]]; then
+    STATE_PARAM="timeout=1h expire=on" render "$ROOT/bench/module.conf.tmpl" life
+    start life
+    load life "$KEYS"
+    TARGETS+=(life)
+fi
+
 echo "# object: ${#OBJECT} bytes of JSON; POST body: $(( ${#CREATED} )) bytes"
 echo
 
@@ -269,14 +287,15 @@ for wl in $WORKLOADS; do
         [[ -n ${RPS[$other]} ]] || continue
         rs=""
         for ((r = 1; r <= ROUNDS; r++)); do
-            if [[ $other == state || $other == sync ]]; then
+            if [[ $other == state || $other == sync || $other == life ]]; then
                 rs+=" $(ratio "${R[$other,$r]}" "${R[module,$r]}")"
             else
                 rs+=" $(ratio "${R[module,$r]}" "${R[$other,$r]}")"
             fi
         done
         name="module/$other"
-        [[ $other == state || $other == sync ]] && name="$other/module"
+        [[ $other == state || $other == sync || $other == life ]] \
+            && name="$other/module"
         SUMMARY+="| $wl | $name | $(median <<<"$rs") |$rs |"$'\n'
     done
 done
@@ -288,7 +307,7 @@ printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\
 
 if [[ $SCALE -gt 0 ]]; then
     stop lua 2>/dev/null || true
-    for v in state sync; do stop "$v" 2>/dev/null || true; done
+    for v in state sync life; do stop "$v" 2>/dev/null || true; done
     stop module
     # bytes per object of this build, the tree's depth and the headers
     big=$(( SCALE / 1000 + SCALE / 10000 + 64 ))m
@@ -330,6 +349,56 @@ if [[ $SCALE -gt 0 ]]; then
     echo "# $SCALE objects use $used zone bytes: $(( used / SCALE )) per object"
     stop big
     stop small
+fi
+
+# --- sweep: N objects expiring in the same second --------------------------
+
+if [[ $SWEEP -gt 0 ]]; then
+    for v in module ceiling lua state sync life; do stop "$v" 2>/dev/null || true; done
+    big=$(( SWEEP / 1000 + SWEEP / 2000 + 64 ))m
+    STATE_PARAM="expire=on" render "$ROOT/bench/module.conf.tmpl" sweep "$big"
+    start sweep
+    # the moment: far enough for the load (about 40,000 POSTs a second)
+    at=$(( $(date +%s) + SWEEP / 20000 + 15 ))
+    echo
+    echo "# sweep: loading $SWEEP objects that expire at $(date -u -d @$at +%T)..."
+    t0=$(date +%s)
+    WRK_EXPIRES=$(date -u -d @$at +%Y-%m-%dT%H:%M:%S.0000000+00:00) \
+        load sweep "$SWEEP"
+    echo "# loaded in $(( $(date +%s) - t0 )) s"
+    [[ $(date +%s) -lt $((at - 2)) ]] || die "sweep: the load took too long"
+    # bench-k1 again, without a moment: it stays, for the probe
+    curl -s -o /dev/null -H "$H" -X DELETE \
+        "$(url sweep)/beta/RemoteHelpSessionRetrieveResponse/bench-k1"
+    curl -s -o /dev/null -H "$H" -H 'Content-Type: application/json' \
+        -d '{"sessionKey":"bench-k1"}' \
+        "$(url sweep)/beta/RemoteHelpSessionRetrieveResponse"
+    # the probe: GETs of it from before the moment until after the
+    # sweep; its longest answer is the longest pause
+    wait_s=$(( at - $(date +%s) - 1 ))
+    probe_out=$RUN/sweep/probe.txt
+    wrk -t1 -c4 -d$(( wait_s + 12 ))s -s "$WRK_SCRIPT" \
+        "$(url sweep)" -- get 1 x /beta/ > "$probe_out" 2>&1 &
+    probe=$!
+    while [[ $(date +%s) -lt $at ]]; do sleep 0.05; done
+    start_ns=$(date +%s%N)
+    for i in $(seq 600); do
+        read -r n _ < <(zone_figures sweep)
+        [[ $n -le 2 ]] && break
+        sleep 0.05
+    done
+    took=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+    wait "$probe" || true
+    line=$(grep '^RESULT ' "$probe_out") || { cat "$probe_out" >&2; die "sweep: no probe"; }
+    maxus=$(sed -E 's/.*maxus=([0-9]+).*/\1/' <<<"$line")
+    p99us=$(sed -E 's/.*p99us=([0-9]+).*/\1/' <<<"$line")
+    expired=$(curl -s "$(url sweep)/status" | perl -MJSON::PP -e '
+        local $/; print decode_json(<STDIN>)->{expired}')
+    echo "# sweep: $expired of $SWEEP objects expired at one moment, swept in $took ms"\
+         "(from the moment to an empty zone, as the status sees it);"\
+         "the probe's GETs meanwhile: p99 $(awk -v u="$p99us" 'BEGIN{print u/1000}') ms,"\
+         "longest $(awk -v u="$maxus" 'BEGIN{print u/1000}') ms"
+    stop sweep
 fi
 
 # --- fill: zone bytes per object -------------------------------------------

@@ -311,7 +311,7 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
     ngx_uint_t                        i;
     ngx_rh_buf_t                      out;
     ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
-    ngx_rh_value_t                   *v;
+    ngx_rh_value_t                   *v, kept;
     const ngx_rh_set_t               *set;
     ngx_http_remote_help_op_t        *rd, *wr;
     ngx_http_remote_help_write_t     *w;
@@ -339,7 +339,7 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
         wr->seq = rd->seq;
     }
 
-    wr->until = ctx->item ? rd->until : 0;
+    wr->until = 0;
 
     for (i = 0; i < set->nprops; i++) {
         v = &w->parser.values[i];
@@ -359,6 +359,16 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
             fields[i].data = rd->json.data + rd->spans[2 * i];
             fields[i].len = rd->spans[2 * i + 1];
             fields[i].raw = 1;
+
+            if (set->props[i].kind == NGX_RH_DATETIME
+                && fields[i].len > 2 && fields[i].data[0] == '"')
+            {
+                /* the literal, its quotes aside */
+                kept.data = fields[i].data + 1;
+                kept.len = fields[i].len - 2;
+                kept.present = 1;
+                wr->until = ngx_http_remote_help_until(&kept);
+            }
         }
     }
 

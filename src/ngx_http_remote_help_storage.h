@@ -57,8 +57,8 @@ struct ngx_http_remote_help_op_s {
     uint32_t                      spans[2 * NGX_RH_MAX_PROPS];
 
     /*
-     * put: in, get: out: the object's sessionExpirationDateTime, ms since
-     * the epoch (0: none), which the backend's lifetimes go by
+     * put: in: the object's sessionExpirationDateTime, ms since the epoch
+     * (0: none), which the backend's lifetimes go by
      */
     int64_t                       until;
 

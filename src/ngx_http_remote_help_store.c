@@ -28,7 +28,7 @@
 
 
 static ngx_http_remote_help_node_t *ngx_http_remote_help_alloc_locked(
-    ngx_http_remote_help_zone_t *zone, size_t size);
+    ngx_http_remote_help_zone_t *zone, size_t size, ngx_uint_t life);
 static void ngx_http_remote_help_free_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_zone_t *zone,
@@ -58,6 +58,9 @@ static void ngx_http_remote_help_expiry_insert_locked(
     ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_expiry_delete_locked(
     ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_expiry_update_locked(
+    ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_node_t *old,
+    ngx_http_remote_help_node_t *n);
 static ngx_uint_t ngx_http_remote_help_expire_locked(
     ngx_http_remote_help_zone_t *zone, int64_t now, ngx_uint_t max,
     ngx_rbtree_key_t *next);
@@ -93,19 +96,28 @@ static ngx_http_remote_help_zone_t *ngx_http_remote_help_old_zone(
 
 /* under the zone's write lock; NULL: the zone is full */
 
+/* size: the whole chunk's; life: an object with lifetimes, its part first */
+
 static ngx_http_remote_help_node_t *
 ngx_http_remote_help_alloc_locked(ngx_http_remote_help_zone_t *zone,
-    size_t size)
+    size_t size, ngx_uint_t life)
 {
+    u_char                        *p;
     ngx_http_remote_help_node_t   *n;
     ngx_http_remote_help_chunk_t   c;
 
-    n = ngx_http_remote_help_heap_alloc_locked(&zone->sh->heap, &zone->local,
+    p = ngx_http_remote_help_heap_alloc_locked(&zone->sh->heap, &zone->local,
                                                size, &c);
-    if (n) {
-        n->cls = c.cls;
-        n->block = c.block;
+    if (p == NULL) {
+        return NULL;
     }
+
+    n = (ngx_http_remote_help_node_t *)
+            (p + (life ? sizeof(ngx_http_remote_help_life_t) : 0));
+
+    n->cls = c.cls;
+    n->block = c.block;
+    n->flags = life ? NGX_HTTP_RH_LIFE : 0;
 
     return n;
 }
@@ -120,7 +132,8 @@ ngx_http_remote_help_free_locked(ngx_http_remote_help_zone_t *zone,
     c.cls = n->cls;
     c.block = n->block;
 
-    ngx_http_remote_help_heap_free_locked(&zone->sh->heap, n, &c);
+    ngx_http_remote_help_heap_free_locked(&zone->sh->heap,
+                                          ngx_http_rh_chunk(n), &c);
 }
 
 
@@ -226,7 +239,9 @@ static void
 ngx_http_remote_help_order_insert_locked(ngx_http_remote_help_order_t *order,
     ngx_rbtree_node_t *node)
 {
-    if (order->last && node->key > order->last->key) {
+    /* an equal key goes to the right, as ngx_rbtree_insert_value does */
+
+    if (order->last && node->key >= order->last->key) {
         order->rbtree.insert = ngx_http_remote_help_order_append;
 
     } else {
@@ -235,7 +250,7 @@ ngx_http_remote_help_order_insert_locked(ngx_http_remote_help_order_t *order,
 
     ngx_rbtree_insert(&order->rbtree, node);
 
-    if (order->last == NULL || node->key > order->last->key) {
+    if (order->last == NULL || node->key >= order->last->key) {
         order->last = node;
     }
 }
@@ -513,8 +528,6 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 
     op->json.len = n->json_len;
     op->seq = n->seq;
-    op->until = (n->flags & NGX_HTTP_RH_LIFE) ? ngx_http_rh_life(n)->until
-                                              : 0;
 
     ngx_memcpy(op->json.data, ngx_http_rh_json(n), n->json_len);
     ngx_memcpy(op->spans, ngx_http_rh_spans(n), 8 * n->nprops);
@@ -589,7 +602,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_int_t                      rc;
     ngx_str_t                     *key, *json;
     ngx_uint_t                     set, nprops, life;
-    ngx_rbtree_key_t               next;
+    ngx_rbtree_key_t               next, death;
     ngx_http_remote_help_life_t   *l;
     ngx_http_remote_help_sh_t     *sh;
     ngx_http_remote_help_node_t   *n, *old;
@@ -604,9 +617,13 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     nprops = ngx_rh_sets[set].nprops;
 
     life = (zone->timeout || zone->expire);
+    death = life ? ngx_http_remote_help_store_death(zone, rec->written,
+                                                    rec->until)
+                 : NGX_HTTP_RH_NEVER;
 
     size = offsetof(ngx_http_remote_help_node_t, data) + 8 * nprops
-           + key->len + json->len + (life ? NGX_HTTP_RH_LIFE_SIZE : 0);
+           + key->len + json->len
+           + (life ? sizeof(ngx_http_remote_help_life_t) : 0);
 
     rc = ngx_http_remote_help_write_lock(zone);
 
@@ -647,7 +664,8 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     }
 
     if (old && size <= ngx_http_remote_help_capacity(zone, old)
-        && ngx_http_rh_size(old) <= sh->heap.block)
+        && ngx_http_rh_size(old) <= sh->heap.block
+        && (old->flags & NGX_HTTP_RH_LIFE) == (life ? NGX_HTTP_RH_LIFE : 0))
     {
         /*
          * The new version fits the old one's chunk: written over it, at
@@ -660,12 +678,12 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
         n = old;
 
         sh->undo_len = ngx_http_rh_size(old);
-        ngx_memcpy(ngx_http_remote_help_heap_spare(&sh->heap), old,
-                   sh->undo_len);
+        ngx_memcpy(ngx_http_remote_help_heap_spare(&sh->heap),
+                   ngx_http_rh_chunk(old), sh->undo_len);
 
         ngx_memory_barrier();
 
-        sh->undo = old;
+        sh->undo = ngx_http_rh_chunk(old);
 
     } else {
         /*
@@ -673,7 +691,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
          * in its chain, the old one is whole.
          */
 
-        n = ngx_http_remote_help_alloc_locked(zone, size);
+        n = ngx_http_remote_help_alloc_locked(zone, size, life);
 
         if (n == NULL
             && ngx_http_remote_help_expire_locked(zone, now,
@@ -681,7 +699,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
                                                   &next))
         {
             /* a full zone gives back what has gone first */
-            n = ngx_http_remote_help_alloc_locked(zone, size);
+            n = ngx_http_remote_help_alloc_locked(zone, size, life);
         }
 
         if (n == NULL) {
@@ -692,7 +710,6 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (old) {
         sh->bytes -= ngx_http_rh_payload(old);
-        ngx_http_remote_help_expiry_delete_locked(sh, old);
     }
 
     if (seq & NGX_HTTP_RH_REPLAY) {
@@ -711,8 +728,7 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     n->json_len = (uint32_t) json->len;
     n->set = (u_char) set;
     n->nprops = (u_char) nprops;
-    n->flags = life ? NGX_HTTP_RH_LIFE : 0;
-    n->death = NGX_HTTP_RH_NEVER;
+    n->death = death;
 
     ngx_memcpy(ngx_http_rh_spans(n), rec->spans, 8 * nprops);
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);
@@ -720,11 +736,8 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (life) {
         l = ngx_http_rh_life(n);
-        l->node = n;
         l->written = rec->written;
         l->until = rec->until;
-        n->death = ngx_http_remote_help_store_death(zone, rec->written,
-                                                    rec->until);
     }
 
     if (n == old) {
@@ -732,19 +745,22 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
         sh->undo = NULL;
 
+        ngx_http_remote_help_expiry_update_locked(sh, n, n);
+
     } else if (old) {
         ngx_http_remote_help_replace_locked(zone, old, n);
         ngx_http_remote_help_order_replace_locked(&sh->order[set], &old->node,
                                                   &n->node);
+        ngx_http_remote_help_expiry_update_locked(sh, old, n);
         ngx_http_remote_help_free_locked(zone, old);
 
     } else {
         ngx_http_remote_help_link_locked(zone, n);
         ngx_http_remote_help_order_insert_locked(&sh->order[set], &n->node);
         sh->objects[set]++;
-    }
 
-    ngx_http_remote_help_expiry_insert_locked(sh, n);
+        ngx_http_remote_help_expiry_update_locked(sh, NULL, n);
+    }
 
     sh->bytes += ngx_http_rh_payload(n);
     rec->seq = n->seq;
@@ -806,18 +822,37 @@ ngx_http_remote_help_store_death(ngx_http_remote_help_zone_t *zone,
 }
 
 
+/* n, in a zone with lifetimes, into the expiry tree at its death */
+
 static void
 ngx_http_remote_help_expiry_insert_locked(ngx_http_remote_help_sh_t *sh,
     ngx_http_remote_help_node_t *n)
 {
+    ngx_rbtree_node_t            *last;
     ngx_http_remote_help_life_t  *l;
 
-    if (n->death != NGX_HTTP_RH_NEVER) {
-        l = ngx_http_rh_life(n);
-        l->expiry.key = n->death;
-        sh->expiry.insert = ngx_rbtree_insert_value;
-        ngx_rbtree_insert(&sh->expiry, &l->expiry);
+    if (n->death == NGX_HTTP_RH_NEVER) {
+        return;
     }
+
+    last = sh->expiry.last;
+
+    if (last && n->death < last->key
+        && last->key - n->death <= NGX_HTTP_RH_SKEW)
+    {
+        /*
+         * Another worker, whose clock the event loop read a moment later,
+         * wrote the latest moment so far: this one is taken as the same,
+         * so that it goes in at the end, with no walk down the tree.
+         */
+        n->death = last->key;
+    }
+
+    l = ngx_http_rh_life(n);
+    l->expiry.key = n->death;
+    ngx_http_remote_help_order_insert_locked(&sh->expiry, &l->expiry);
+
+    n->flags |= NGX_HTTP_RH_QUEUED;
 }
 
 
@@ -825,8 +860,50 @@ static void
 ngx_http_remote_help_expiry_delete_locked(ngx_http_remote_help_sh_t *sh,
     ngx_http_remote_help_node_t *n)
 {
-    if (n->death != NGX_HTTP_RH_NEVER) {
-        ngx_rbtree_delete(&sh->expiry, &ngx_http_rh_life(n)->expiry);
+    if (n->flags & NGX_HTTP_RH_QUEUED) {
+        ngx_http_remote_help_order_delete_locked(&sh->expiry,
+                                                 &ngx_http_rh_life(n)->expiry);
+        n->flags &= ~NGX_HTTP_RH_QUEUED;
+    }
+}
+
+
+/*
+ * A write gave n its death (n->death): old, the version it replaces
+ * (n itself when written over in place; NULL for a new object), leaves
+ * its place in the tree to it when that place is not later than the new
+ * death, which is what almost every write does (timeout= counts from
+ * now): the tree does not change.
+ */
+
+static void
+ngx_http_remote_help_expiry_update_locked(ngx_http_remote_help_sh_t *sh,
+    ngx_http_remote_help_node_t *old, ngx_http_remote_help_node_t *n)
+{
+    ngx_rbtree_node_t  *place;
+
+    if (old && (old->flags & NGX_HTTP_RH_QUEUED)) {
+
+        place = &ngx_http_rh_life(old)->expiry;
+
+        if ((n->flags & NGX_HTTP_RH_LIFE) && place->key <= n->death) {
+
+            if (n != old) {
+                ngx_http_remote_help_order_replace_locked(&sh->expiry, place,
+                                               &ngx_http_rh_life(n)->expiry);
+                old->flags &= ~NGX_HTTP_RH_QUEUED;
+                n->flags |= NGX_HTTP_RH_QUEUED;
+            }
+
+            return;
+        }
+
+        ngx_http_remote_help_expiry_delete_locked(sh, old);
+    }
+
+    if (n->flags & NGX_HTTP_RH_LIFE) {
+        n->flags &= ~NGX_HTTP_RH_QUEUED;
+        ngx_http_remote_help_expiry_insert_locked(sh, n);
     }
 }
 
@@ -835,31 +912,45 @@ static ngx_uint_t
 ngx_http_remote_help_expire_locked(ngx_http_remote_help_zone_t *zone,
     int64_t now, ngx_uint_t max, ngx_rbtree_key_t *next)
 {
-    ngx_uint_t                  i;
-    ngx_rbtree_t               *tree;
-    ngx_rbtree_node_t          *node;
-    ngx_http_remote_help_sh_t  *sh;
+    ngx_uint_t                    i, removed;
+    ngx_rbtree_t                 *tree;
+    ngx_rbtree_node_t            *node;
+    ngx_http_remote_help_sh_t    *sh;
+    ngx_http_remote_help_node_t  *n;
 
     sh = zone->sh;
-    tree = &sh->expiry;
+    tree = &sh->expiry.rbtree;
+    removed = 0;
+
+    /* max bounds the objects removed and those moved on alike */
 
     for (i = 0; /* void */ ; i++) {
 
         if (tree->root == tree->sentinel) {
             *next = NGX_HTTP_RH_NEVER;
-            return i;
+            return removed;
         }
 
         node = ngx_rbtree_min(tree->root, tree->sentinel);
 
         if (node->key > (ngx_rbtree_key_t) now || i == max) {
             *next = node->key;
-            return i;
+            return removed;
         }
 
-        ngx_http_remote_help_remove_locked(zone,
-                               ((ngx_http_remote_help_life_t *) node)->node);
-        sh->expired++;
+        n = ngx_http_rh_life_node(node);
+
+        if (n->death <= (ngx_rbtree_key_t) now) {
+            ngx_http_remote_help_remove_locked(zone, n);
+            sh->expired++;
+            removed++;
+            continue;
+        }
+
+        /* written since it was placed: to its place now */
+
+        ngx_http_remote_help_expiry_delete_locked(sh, n);
+        ngx_http_remote_help_expiry_insert_locked(sh, n);
     }
 }
 
@@ -874,7 +965,7 @@ ngx_http_remote_help_store_expire(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_sh_t  *sh;
 
     sh = zone->sh;
-    tree = &sh->expiry;
+    tree = &sh->expiry.rbtree;
     now = ngx_http_rh_now();
 
     /* a look under the read lock first: most ticks find nothing due */
@@ -926,8 +1017,9 @@ ngx_http_remote_help_reindex_locked(ngx_http_remote_help_zone_t *zone)
     sh = zone->sh;
     n = 0;
 
-    ngx_rbtree_init(&sh->expiry, &sh->expiry_sentinel,
+    ngx_rbtree_init(&sh->expiry.rbtree, &sh->expiry.sentinel,
                     ngx_rbtree_insert_value);
+    sh->expiry.last = NULL;
 
     for (set = 0; set < NGX_RH_NSETS; set++) {
 
@@ -942,6 +1034,7 @@ ngx_http_remote_help_reindex_locked(ngx_http_remote_help_zone_t *zone)
              node = ngx_rbtree_next(tree, node))
         {
             o = (ngx_http_remote_help_node_t *) node;
+            o->flags &= ~NGX_HTTP_RH_QUEUED;
 
             if (!(o->flags & NGX_HTTP_RH_LIFE)) {
                 /* written while the zone had no lifetimes */
@@ -1157,14 +1250,14 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
 
         for (node = zone->buckets[i]; node && n < max; node = node->next) {
 
-            used[n].p = (u_char *) node;
+            used[n].p = ngx_http_rh_chunk(node);
             used[n].chunk.cls = node->cls;
             used[n].chunk.block = node->block;
             used[n].size = ngx_http_rh_size(node);
 
             /* cannot be, by the way chains change; never followed */
 
-            if (!ngx_http_remote_help_heap_valid(&sh->heap, node,
+            if (!ngx_http_remote_help_heap_valid(&sh->heap, used[n].p,
                                                  &used[n].chunk,
                                                  used[n].size)
                 || node->set >= NGX_RH_NSETS
@@ -1201,8 +1294,9 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
 
     sh->bytes = 0;
 
-    ngx_rbtree_init(&sh->expiry, &sh->expiry_sentinel,
+    ngx_rbtree_init(&sh->expiry.rbtree, &sh->expiry.sentinel,
                     ngx_rbtree_insert_value);
+    sh->expiry.last = NULL;
 
     for (i = 0; i < n; i++) {
         node = nodes[i];
@@ -1210,14 +1304,17 @@ ngx_http_remote_help_repair_locked(ngx_http_remote_help_zone_t *zone)
         ngx_http_remote_help_order_insert_locked(&sh->order[node->set],
                                                  &node->node);
 
+        /* the expiry tree anew: each object with its death as its key */
+
+        node->flags &= ~NGX_HTTP_RH_QUEUED;
+
         if (node->flags & NGX_HTTP_RH_LIFE) {
-            ngx_http_rh_life(node)->node = node;
+            ngx_http_remote_help_expiry_insert_locked(sh, node);
 
         } else {
             node->death = NGX_HTTP_RH_NEVER;
         }
 
-        ngx_http_remote_help_expiry_insert_locked(sh, node);
         sh->objects[node->set]++;
         sh->bytes += ngx_http_rh_payload(node);
     }
@@ -1317,8 +1414,9 @@ ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone, void *data,
                         ngx_rbtree_insert_value);
     }
 
-    ngx_rbtree_init(&sh->expiry, &sh->expiry_sentinel,
+    ngx_rbtree_init(&sh->expiry.rbtree, &sh->expiry.sentinel,
                     ngx_rbtree_insert_value);
+    sh->expiry.last = NULL;
 
     sh->timeout = zone->timeout;
     sh->expire = (ngx_uint_t) zone->expire;
@@ -1464,7 +1562,9 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             n = (ngx_http_remote_help_node_t *) node;
             size = ngx_http_rh_size(n);
 
-            copy = ngx_http_remote_help_alloc_locked(zone, size);
+            copy = ngx_http_remote_help_alloc_locked(zone, size,
+                                                     n->flags
+                                                     & NGX_HTTP_RH_LIFE);
             if (copy == NULL) {
                 ngx_http_remote_help_wunlock(&osh->lock);
                 *old = NULL;
@@ -1478,23 +1578,23 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
             cls = copy->cls;
             block = copy->block;
 
-            ngx_memcpy(copy, n, size);
+            ngx_memcpy(ngx_http_rh_chunk(copy), ngx_http_rh_chunk(n), size);
 
             copy->cls = cls;
             copy->block = block;
-
-            if (copy->flags & NGX_HTTP_RH_LIFE) {
-                l = ngx_http_rh_life(copy);
-                l->node = copy;
-                copy->death = ngx_http_remote_help_store_death(zone,
-                                                               l->written,
-                                                               l->until);
-            }
+            copy->flags &= ~NGX_HTTP_RH_QUEUED;
 
             ngx_http_remote_help_link_locked(zone, copy);
             ngx_http_remote_help_order_insert_locked(&zone->sh->order[set],
                                                      &copy->node);
-            ngx_http_remote_help_expiry_insert_locked(zone->sh, copy);
+
+            if (copy->flags & NGX_HTTP_RH_LIFE) {
+                l = ngx_http_rh_life(copy);
+                copy->death = ngx_http_remote_help_store_death(zone,
+                                                               l->written,
+                                                               l->until);
+                ngx_http_remote_help_expiry_insert_locked(zone->sh, copy);
+            }
             copied++;
         }
     }

@@ -30,7 +30,8 @@ typedef struct ngx_http_remote_help_node_s  ngx_http_remote_help_node_t;
 
 
 /*
- * A set's objects in creation order.  A new object is the newest: it
+ * A set's objects in creation order, and a zone's objects with lifetimes
+ * in the order of their moments.  A node with the largest key so far
  * goes in as the right child of "last", with no walk down the tree.
  */
 
@@ -57,15 +58,18 @@ typedef struct {
     ngx_uint_t                    objects[NGX_RH_NSETS];
     ngx_uint_t                    retired;      /* replaced by a resize */
     ngx_uint_t                    repair;       /* a writer died: rebuild */
-    ngx_http_remote_help_node_t  *undo;         /* written over in place,
-                                                   its old version in the
-                                                   heap's spare block */
+    u_char                       *undo;         /* a chunk written over in
+                                                   place, its old version
+                                                   in the heap's spare
+                                                   block */
     size_t                        undo_len;
     ngx_uint_t                    repairs;      /* rebuilds so far */
 
-    /* lifetimes: the objects that go by themselves, by their moment */
-    ngx_rbtree_t                  expiry;
-    ngx_rbtree_node_t             expiry_sentinel;
+    /*
+     * lifetimes: the objects that go by themselves, by their moment (most
+     * writes give the latest moment so far: appended, as in the sets)
+     */
+    ngx_http_remote_help_order_t  expiry;
     ngx_uint_t                    expired;      /* removed so far */
     ngx_msec_t                    timeout;      /* the moments were */
     ngx_uint_t                    expire;       /* computed with these */
@@ -146,21 +150,23 @@ struct ngx_http_remote_help_node_s {
 
 
 /*
- * The trailer of an object written in a zone with lifetimes (timeout=,
- * expire=on; objects of other zones pay nothing for them): its place in
- * the zone's expiry tree (key: its death), and what its death is
- * computed from.
+ * What goes before the node of an object written in a zone with
+ * lifetimes (timeout=, expire=on; objects of other zones pay nothing for
+ * it): its place in the zone's expiry tree and what its death is
+ * computed from.  Its place is taken lazily: the tree's key is never
+ * later than the object's death, and a write that moves the death later
+ * leaves the tree as it is; the sweep moves an object whose death it
+ * finds later than its key (NGX_HTTP_RH_QUEUED: it is in the tree).
  */
 
 typedef struct {
     ngx_rbtree_node_t             expiry;
-    ngx_http_remote_help_node_t  *node;
     int64_t                       written;      /* ms since the epoch */
     int64_t                       until;        /* ms, 0: none */
 } ngx_http_remote_help_life_t;
 
 #define NGX_HTTP_RH_LIFE          0x01
-#define NGX_HTTP_RH_LIFE_SIZE     (sizeof(ngx_http_remote_help_life_t) + 7)
+#define NGX_HTTP_RH_QUEUED        0x02
 
 
 #define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
@@ -171,10 +177,18 @@ typedef struct {
     (8 * (size_t) (n)->nprops + (n)->key_len + (n)->json_len)
 #define ngx_http_rh_life(n)                                                  \
     ((ngx_http_remote_help_life_t *)                                         \
-     ngx_align_ptr((n)->data + ngx_http_rh_payload(n), 8))
+     ((u_char *) (n) - sizeof(ngx_http_remote_help_life_t)))
+#define ngx_http_rh_life_node(l)                                             \
+    ((ngx_http_remote_help_node_t *)                                         \
+     ((u_char *) (l) + sizeof(ngx_http_remote_help_life_t)))
+/* where its chunk starts, and how large it is */
+#define ngx_http_rh_chunk(n)                                                 \
+    ((u_char *) (n) - (((n)->flags & NGX_HTTP_RH_LIFE)                       \
+                       ? sizeof(ngx_http_remote_help_life_t) : 0))
 #define ngx_http_rh_size(n)                                                  \
     (offsetof(ngx_http_remote_help_node_t, data) + ngx_http_rh_payload(n)    \
-     + (((n)->flags & NGX_HTTP_RH_LIFE) ? NGX_HTTP_RH_LIFE_SIZE : 0))
+     + (((n)->flags & NGX_HTTP_RH_LIFE)                                      \
+        ? sizeof(ngx_http_remote_help_life_t) : 0))
 
 
 /*
@@ -186,6 +200,13 @@ typedef struct {
 
 /* what a write into a full zone sweeps before it gives up */
 #define NGX_HTTP_RH_SWEEP_FULL    64
+
+/*
+ * how much later than computed an object may go, so that a write whose
+ * worker's clock is behind another's goes in at the end of the expiry
+ * tree (ms)
+ */
+#define NGX_HTTP_RH_SKEW          50
 
 /* an object without a lifetime goes at no moment */
 #define NGX_HTTP_RH_NEVER         ((ngx_rbtree_key_t) -1)

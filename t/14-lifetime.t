@@ -215,6 +215,18 @@ sub server {
     is_deeply([sort map { $_->{sessionKey} } @$objects],
         [qw(cleared later none)], 'the listing holds only what is there');
 
+    # a moment moved earlier (a PATCH of one 10 minutes on to 1 s on):
+    # gone then, and swept then, not 10 minutes later
+    is($t->post($ret, { sessionKey => 'early', sessionExpirationDateTime => moment(600) })
+        ->{status}, 201, 'one 10 minutes from its moment');
+    is($t->patch("$ret/early", { sessionExpirationDateTime => moment(1) })
+        ->{status}, 200, 'a PATCH moves it 1 s on');
+    is(wait_for($t, "$ret/early", 404, 3), 404, 'gone at the earlier moment');
+    my $end = time() + 3;
+    my $live = sub { status($t)->{objects}{RemoteHelpSessionRetrieveResponse} };
+    sleep 0.1 while $live->() != 3 && time() < $end;
+    is($live->(), 3, 'and swept then: the zone holds the 3 objects there');
+
     $t->stop();
 }
 

@@ -177,7 +177,7 @@ for my $case (@cases) {
         # it: inside the write over the object, while the old version
         # is kept aside, is what counts
         my ($line) = $log =~ /^Breakpoint 1(?:\.\d+)?, .*store\.c:(\d+)$/m;
-        ok(defined $line && $line > line_of('sh->undo = old;')
+        ok(defined $line && $line > line_of('sh->undo = ngx_http_rh_chunk(old);')
             && $line < line_of('sh->undo = NULL;'),
             "$name: gdb stopped it while the object was written over (line "
             . ($line // 'none') . ')') or diag $log;
