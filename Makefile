@@ -37,7 +37,8 @@ BENCH_FLAGS ?= --scale 1000000 --fill
 SRC         := $(wildcard src/*.c src/*.h)
 PURE_SRC    := src/ngx_http_remote_help_schema.c \
                src/ngx_http_remote_help_parse.c \
-               src/ngx_http_remote_help_json.c
+               src/ngx_http_remote_help_json.c \
+               src/ngx_http_remote_help_token.c
 UNIT_SRC    := $(wildcard t/unit/*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 

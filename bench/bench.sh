@@ -358,8 +358,8 @@ if [[ $SWEEP -gt 0 ]]; then
     big=$(( SWEEP / 1000 + SWEEP / 2000 + 64 ))m
     STATE_PARAM="expire=on" render "$ROOT/bench/module.conf.tmpl" sweep "$big"
     start sweep
-    # the moment: far enough for the load (about 40,000 POSTs a second)
-    at=$(( $(date +%s) + SWEEP / 20000 + 15 ))
+    # the moment: after the load, whose wrk runs N / 15,000 + 3 s
+    at=$(( $(date +%s) + SWEEP / 15000 + 15 ))
     echo
     echo "# sweep: loading $SWEEP objects that expire at $(date -u -d @$at +%T)..."
     t0=$(date +%s)

@@ -58,12 +58,9 @@ static int64_t ngx_http_remote_help_until(ngx_rh_value_t *v);
 ngx_int_t
 ngx_http_remote_help_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                         rc;
-    ngx_table_elt_t                  *h;
-    ngx_http_remote_help_ctx_t       *ctx;
-    ngx_http_remote_help_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    ngx_int_t                    rc;
+    ngx_table_elt_t             *h;
+    ngx_http_remote_help_ctx_t  *ctx;
 
     ctx = ngx_http_remote_help_ctx(r);
     if (ctx == NULL) {
@@ -78,19 +75,12 @@ ngx_http_remote_help_handler(ngx_http_request_t *r)
         }
     }
 
-    if (rlcf->auth == NGX_HTTP_RH_AUTH_BEARER
-        && ngx_http_remote_help_bearer(r) != NGX_OK)
-    {
-        h = ngx_http_remote_help_add_header(r, "WWW-Authenticate",
-                                            (u_char *) "Bearer", 6);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    /* decided before the body is read: a refused request changes nothing */
 
-        r->headers_out.www_authenticate = h;
+    rc = ngx_http_remote_help_authorize(r, ctx);
 
-        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                          "Access token is empty.");
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     rc = ngx_http_remote_help_route(r, ctx);

@@ -20,6 +20,9 @@
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_sweep.h"
+#include "ngx_http_remote_help_auth.h"
+#include "ngx_http_remote_help_jwks.h"
+#include "ngx_http_remote_help_jwt.h"
 
 
 static void *ngx_http_remote_help_create_loc_conf(ngx_conf_t *cf);
@@ -36,6 +39,8 @@ static void ngx_http_remote_help_exit_process(ngx_cycle_t *cycle);
 static ngx_conf_enum_t  ngx_http_remote_help_auth[] = {
     { ngx_string("off"), NGX_HTTP_RH_AUTH_OFF },
     { ngx_string("bearer"), NGX_HTTP_RH_AUTH_BEARER },
+    { ngx_string("jwt"), NGX_HTTP_RH_AUTH_JWT },
+    { ngx_string("claims"), NGX_HTTP_RH_AUTH_CLAIMS },
     { ngx_null_string, 0 }
 };
 
@@ -75,6 +80,41 @@ static ngx_command_t  ngx_http_remote_help_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_remote_help_loc_conf_t, auth),
       &ngx_http_remote_help_auth },
+
+    { ngx_string("remote_help_jwt_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_remote_help_jwt_keys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("remote_help_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_remote_help_auth_values,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_remote_help_loc_conf_t, jwt_issuers),
+      NULL },
+
+    { ngx_string("remote_help_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_remote_help_auth_values,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_remote_help_loc_conf_t, jwt_audiences),
+      NULL },
+
+    { ngx_string("remote_help_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_remote_help_loc_conf_t, jwt_leeway),
+      NULL },
+
+    { ngx_string("remote_help_claims"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_remote_help_claims,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("remote_help_page_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -178,6 +218,9 @@ ngx_http_remote_help_create_loc_conf(ngx_conf_t *cf)
 
     conf->auth = NGX_CONF_UNSET_UINT;
     conf->page_size = NGX_CONF_UNSET_UINT;
+    conf->jwt_issuers = NGX_CONF_UNSET_PTR;
+    conf->jwt_audiences = NGX_CONF_UNSET_PTR;
+    conf->jwt_leeway = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -192,8 +235,6 @@ ngx_http_remote_help_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_shm_zone_t  *zone;
 
-    ngx_conf_merge_uint_value(conf->auth, prev->auth,
-                              NGX_HTTP_RH_AUTH_BEARER);
     ngx_conf_merge_uint_value(conf->page_size, prev->page_size, 100);
 
     zone = conf->shm_zone ? conf->shm_zone : conf->status_zone;
@@ -205,7 +246,7 @@ ngx_http_remote_help_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_remote_help_auth_merge(cf, prev, conf);
 }
 
 
@@ -251,6 +292,10 @@ ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_remote_help_sweep_init_process(cycle, zones) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_remote_help_jwt_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 

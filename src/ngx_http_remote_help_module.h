@@ -18,6 +18,8 @@
 
 #define NGX_HTTP_RH_AUTH_OFF      0
 #define NGX_HTTP_RH_AUTH_BEARER   1
+#define NGX_HTTP_RH_AUTH_JWT      2
+#define NGX_HTTP_RH_AUTH_CLAIMS   3
 
 #define NGX_HTTP_RH_TOP_MAX       1000
 #define NGX_HTTP_RH_PATCH_TRIES   64
@@ -35,10 +37,29 @@ typedef struct {
 } ngx_http_remote_help_main_conf_t;
 
 
+typedef struct ngx_http_remote_help_jwt_cache_s
+    ngx_http_remote_help_jwt_cache_t;
+
+
 typedef struct {
     ngx_shm_zone_t               *shm_zone;
     ngx_http_remote_help_storage_t  *storage;   /* over shm_zone->data */
     ngx_uint_t                    auth;
+
+    /* remote_help_auth jwt: the keys (of ngx_http_remote_help_jwk_t) */
+    ngx_array_t                  *jwt_keys;
+    ngx_str_t                     jwt_keys_file;
+    ngx_array_t                  *jwt_issuers;  /* of ngx_str_t */
+    ngx_array_t                  *jwt_audiences;
+    time_t                        jwt_leeway;
+    ngx_http_remote_help_jwt_cache_t  *jwt_cache;  /* a process's own */
+
+    /* remote_help_claims */
+    ngx_http_complex_value_t     *claims_scp;
+    ngx_http_complex_value_t     *claims_roles;
+    ngx_http_complex_value_t     *claims_tid;
+    ngx_uint_t                    claims_set;
+
     ngx_uint_t                    page_size;
     ngx_shm_zone_t               *status_zone;  /* remote_help_status */
     u_char                       *file;

@@ -14,6 +14,7 @@
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_parse.h"
 #include "ngx_http_remote_help_json.h"
+#include "ngx_http_remote_help_token.h"
 
 
 static int  tests, failures;
@@ -865,6 +866,202 @@ test_schema(void)
 }
 
 
+/* base64url of len bytes into out (no padding), NUL-terminated */
+
+static void
+b64url(char *out, const char *in, size_t len)
+{
+    size_t               i;
+    unsigned             acc, bits;
+    static const char    abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        acc = (acc << 8) | (unsigned char) in[i];
+        bits += 8;
+
+        while (bits >= 6) {
+            bits -= 6;
+            *out++ = abc[(acc >> bits) & 63];
+        }
+    }
+
+    if (bits) {
+        *out++ = abc[(acc << (6 - bits)) & 63];
+    }
+
+    *out = '\0';
+}
+
+
+/* a token of header and claims JSON and signature bytes */
+
+static size_t
+jws(char *out, const char *header, const char *claims, const char *sig,
+    size_t sig_len)
+{
+    char  *p;
+
+    b64url(out, header, strlen(header));
+    p = out + strlen(out);
+    *p++ = '.';
+    b64url(p, claims, strlen(claims));
+    p += strlen(p);
+    *p++ = '.';
+    b64url(p, sig, sig_len);
+
+    return strlen(out);
+}
+
+
+static void
+test_token(void)
+{
+    int            rc;
+    long           n;
+    size_t         len, i;
+    char           tok[4096];
+    unsigned char  out[64];
+    ngx_rh_jwt_t   t;
+
+    static const struct {
+        const char  *header;
+        const char  *claims;
+        int          rc;
+    } bad[] = {
+        { "[1]", "{}", NGX_RH_JWT_MALFORMED },
+        { "{\"alg\":\"RS256\"", "{}", NGX_RH_JWT_MALFORMED },
+        { "{\"alg\":\"RS256\"}", "\"x\"", NGX_RH_JWT_MALFORMED },
+        { "{\"alg\":\"RS256\"}", "not json", NGX_RH_JWT_MALFORMED },
+        { "{}", "{}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":1}", "{}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\",\"kid\":7}", "{}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\",\"crit\":[\"b64\"]}", "{}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"exp\":\"1\"}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"nbf\":true}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"aud\":5}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"aud\":[\"a\",1]}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"iss\":[]}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"tid\":{}}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"scp\":[\"x\"]}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"roles\":\"x\"}", NGX_RH_JWT_INVALID },
+        { "{\"alg\":\"RS256\"}", "{\"roles\":[1]}", NGX_RH_JWT_INVALID },
+    };
+
+    static const char  *malformed[] = {
+        "", "abc", "a.b", "a..c", ".b.c", "a.b.c.d",
+        "eyJhbGciOiJSUzI1NiJ9.e30.!!!", "eyJhbGciOiJSUzI1NiJ9.e3=.AAAA",
+    };
+
+    /* base64url */
+
+    ok(ngx_rh_base64url_decode(out, (const unsigned char *) "", 0) == 0,
+       "base64url: empty");
+    n = ngx_rh_base64url_decode(out, (const unsigned char *) "Zm9vYg", 6);
+    ok(n == 4 && memcmp(out, "foob", 4) == 0, "base64url: foob");
+    n = ngx_rh_base64url_decode(out, (const unsigned char *) "-_8", 3);
+    ok(n == 2 && out[0] == 0xfb && out[1] == 0xff, "base64url: - and _");
+    ok(ngx_rh_base64url_decode(out, (const unsigned char *) "Zm9v=", 5)
+       == -1, "base64url: no padding");
+    ok(ngx_rh_base64url_decode(out, (const unsigned char *) "Zm+v", 4)
+       == -1, "base64url: not base64's + and /");
+    ok(ngx_rh_base64url_decode(out, (const unsigned char *) "Z", 1) == -1,
+       "base64url: a length no encoding has");
+    ok(ngx_rh_base64url_decode(out, (const unsigned char *) "Zh", 2) == -1,
+       "base64url: bits left over are not zero");
+
+    /* a token read whole */
+
+    len = jws(tok, "{\"alg\":\"ES256\",\"kid\":\"key-1\",\"typ\":\"JWT\"}",
+              "{\"exp\":2000000000,\"nbf\":1500000000.75,"
+              "\"aud\":[\"api://a\",\"b\"],\"iss\":\"https://i/t/v2.0\","
+              "\"tid\":\"t1\",\"scp\":\"User.Read "
+              "DeviceManagementConfiguration.Read.All\","
+              "\"roles\":[\"DeviceManagementServiceConfig.ReadWrite.All\"],"
+              "\"x\":{\"y\":[1,2,{}]}}",
+              "\x01\x02\x03\x04\x05", 5);
+
+    rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, len);
+    ok(rc == NGX_RH_JWT_OK, "token: parsed (%d)", rc);
+    ok(t.alg == NGX_RH_JWT_ES256, "token: alg ES256");
+    ok(t.kid.len == 5 && memcmp(t.kid.data, "key-1", 5) == 0, "token: kid");
+    ok(t.has_exp && t.exp == 2000000000LL, "token: exp");
+    ok(t.has_nbf && t.nbf == 1500000000LL, "token: nbf, fraction dropped");
+    ok(t.naud == 2 && strcmp(t.aud[0].data, "api://a") == 0
+       && strcmp(t.aud[1].data, "b") == 0, "token: aud array");
+    ok(t.iss.len == 16, "token: iss");
+    ok(t.tid.len == 2, "token: tid");
+    ok(t.delegated && t.scp == NGX_RH_PERM_CONF_READ, "token: scp bits");
+    ok(t.roles == NGX_RH_PERM_SC_RW, "token: roles bits");
+    ok(t.sig_len == 5 && memcmp(t.sig, "\x01\x02\x03\x04\x05", 5) == 0,
+       "token: signature decoded");
+    ok(t.input_len == (size_t) (strrchr(tok, '.') - tok)
+       && t.input == (unsigned char *) tok, "token: the signing input");
+    ngx_rh_jwt_free(&t);
+
+    len = jws(tok, "{\"alg\":\"RS256\"}", "{\"aud\":\"one\"}", "", 0);
+    rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, len);
+    ok(rc == NGX_RH_JWT_OK && t.alg == NGX_RH_JWT_RS256 && t.naud == 1
+       && !t.has_exp && !t.delegated && t.kid.len == 0 && t.sig_len == 0,
+       "token: aud string, no exp, no scp, no kid, empty signature");
+    ngx_rh_jwt_free(&t);
+
+    for (i = 0; i < 3; i++) {
+        static const char  *algs[] = { "none", "HS256", "RS512" };
+
+        snprintf((char *) out, sizeof(out), "{\"alg\":\"%s\"}", algs[i]);
+        len = jws(tok, (char *) out, "{}", "s", 1);
+        rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, len);
+        ok(rc == NGX_RH_JWT_OK && t.alg == NGX_RH_JWT_OTHER,
+           "token: alg %s is another algorithm", algs[i]);
+        ngx_rh_jwt_free(&t);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        len = jws(tok, bad[i].header, bad[i].claims, "s", 1);
+        rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, len);
+        ok(rc == bad[i].rc, "token: %s . %s refused (%d)", bad[i].header,
+           bad[i].claims, rc);
+        ngx_rh_jwt_free(&t);
+    }
+
+    for (i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        rc = ngx_rh_jwt_parse(&t, (const unsigned char *) malformed[i],
+                              strlen(malformed[i]));
+        ok(rc == NGX_RH_JWT_MALFORMED, "token: '%s' is malformed",
+           malformed[i]);
+        ngx_rh_jwt_free(&t);
+    }
+
+    /* a NUL in the decoded header */
+
+    b64url(tok, "{\"alg\":\"RS256\"\0}", 16);
+    strcat(tok, ".e30.cw");
+    rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, strlen(tok));
+    ok(rc == NGX_RH_JWT_MALFORMED, "token: a NUL in the header");
+    ngx_rh_jwt_free(&t);
+
+    /* the permission names */
+
+    ok(ngx_rh_perm_bits((const unsigned char *)
+           "DeviceManagementServiceConfig.Read.All,"
+           "DeviceManagementConfiguration.ReadWrite.All", 82)
+       == (NGX_RH_PERM_SC_READ | NGX_RH_PERM_CONF_RW),
+       "permissions: comma-separated");
+    ok(ngx_rh_perm_bits((const unsigned char *)
+           "devicemanagementserviceconfig.read.all "
+           "DeviceManagementServiceConfig.Read.AllX", 78) == 0,
+       "permissions: exact names only");
+    ok(ngx_rh_perm_bits((const unsigned char *) "", 0) == 0,
+       "permissions: none");
+    ok(strstr(ngx_rh_perm_names(NGX_RH_PERM_WRITE), "Read.All") == NULL,
+       "permissions: the write row has no read permission");
+}
+
+
 int
 main(void)
 {
@@ -872,6 +1069,7 @@ main(void)
     test_parse();
     test_runs();
     test_datetime();
+    test_token();
     test_render();
     test_render_yajl();
 
