@@ -43,6 +43,7 @@ UNIT_SRC    := $(wildcard t/unit/*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
 FUZZ_BIN    := $(BUILD)/fuzz/fuzz_parse
+FUZZ_TOKEN  := $(BUILD)/fuzz/fuzz_token
 FUZZ_TIME   ?= 600
 # the bounded pass that "make test" runs (t/20-fuzz.t)
 FUZZ_TEST_TIME ?= 30
@@ -112,12 +113,20 @@ $(FUZZ_BIN): t/fuzz/fuzz_parse.c $(PURE_SRC) $(wildcard src/*.h)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
 	    $(PURE_SRC) -lyajl
 
-# the committed seeds stay as they are; what the fuzzer finds goes to build/
-fuzz: $(FUZZ_BIN)
+$(FUZZ_TOKEN): t/fuzz/fuzz_token.c $(PURE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
+	    $(PURE_SRC) -lyajl
+
+# the committed seeds stay as they are; what the fuzzers find goes to
+# build/; the body validator and the token reader, FUZZ_TIME each
+fuzz: $(FUZZ_BIN) $(FUZZ_TOKEN)
 	@$(MAKE) --no-print-directory test-deps
-	@mkdir -p $(BUILD)/fuzz/corpus
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/token
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus t/fuzz/corpus
+	$(FUZZ_TOKEN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/token- $(BUILD)/fuzz/token t/fuzz/token
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
@@ -142,7 +151,7 @@ $(JS_DIR)/node_modules/.package-lock.json: t/js/package.json t/js/package-lock.j
 
 test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-deps
-	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(FUZZ_TOKEN)
 	@$(MAKE) --no-print-directory js-deps
 	@$(MAKE) --no-print-directory $(DEFER_MODULE)
 	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)
