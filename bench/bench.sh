@@ -9,7 +9,7 @@
 #
 #   bench/bench.sh [--rounds N] [--duration S] [--workloads "get post ..."]
 #                  [--keys N] [--scale N] [--fill] [--no-peer] [--no-state]
-#                  [--no-life] [--sweep N]
+#                  [--no-life] [--no-jwt] [--sweep N]
 #
 #   (default)   also: POST, PATCH and mixed against the module with
 #               state= and with state= state_sync=on, as ratios to the
@@ -19,6 +19,10 @@
 #               without them (--no-life leaves them out)
 #   --scale N   also: GET and PATCH with N objects in the zone against the
 #               same with 1,000 (two module instances, alternated)
+#   (default)   and GET with remote_help_auth jwt against bearer: 1,000
+#               RS256 tokens in turn (each verified once, then from the
+#               cache), and 3,000 in turn (more than the cache keeps:
+#               every GET a verification); --no-jwt leaves them out
 #   --sweep N   also: N objects that expire in the same second (expire=on):
 #               how long the sweep takes, and the longest answer of a
 #               GET sent meanwhile on 4 connections (a worker's pause)
@@ -36,7 +40,7 @@ RUN=$ROOT/build/bench
 WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
 
 DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
-WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0
+WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0 JWT=1
 ZONE_SIZE=1024m
 
 while [[ $# -gt 0 ]]; do
@@ -51,6 +55,7 @@ while [[ $# -gt 0 ]]; do
         --no-peer) PEER=0; shift;;
         --no-state) STATE=0; shift;;
         --no-life) LIFE=0; shift;;
+        --no-jwt) JWT=0; shift;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
         *) echo "bench.sh: unknown option $1" >&2; exit 1;;
     esac
@@ -87,7 +92,7 @@ render() {
     PREFIX=$RUN/$name MODULE=$MODULE WORKERS=$WORKERS ZONE=$zone \
     COMMON_FILE=$ROOT/bench/common.conf PEERDIR=$PEERS \
     OBJECT=${OBJECT:-} CREATED=${CREATED:-} KEY=${KEY:-} \
-    STATE=${STATE_PARAM:-} perl -e '
+    STATE=${STATE_PARAM:-} HTTP=${HTTP_PARAM:-} perl -e '
         local $/; open my $t, "<", $ENV{TMPL} or die; my $c = <$t>;
         open my $f, "<", $ENV{COMMON_FILE} or die; my $common = <$f>;
         my %v = (PORT => $ENV{PORTNUM}, PREFIX => $ENV{PREFIX},
@@ -95,7 +100,7 @@ render() {
             ZONE_SIZE => $ENV{ZONE}, STORE_SIZE => $ENV{ZONE},
             COMMON => $common, PEERDIR => $ENV{PEERDIR}, AFFINITY => "",
             OBJECT => $ENV{OBJECT}, CREATED => $ENV{CREATED}, KEY => $ENV{KEY},
-            STATE => $ENV{STATE});
+            STATE => $ENV{STATE}, HTTP => $ENV{HTTP});
         $c =~ s/\{\{(\w+)\}\}/$v{$1} \/\/ die "no value for $1"/ge;
         open my $o, ">", $ENV{OUT} or die; print $o $c;'
 }
@@ -141,9 +146,11 @@ load() {
     local name=$1 n=$2 code try
     for try in 1 2 3 4 5 6; do
         wrk_run "$name" load $((n / 15000 + 3)) "$n" 16 >/dev/null
-        code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer b' \
+        code=$(curl -s -o /dev/null -w '%{http_code}' \
+               -H "${LOAD_AUTH:-Authorization: Bearer b}" \
                "$(url "$name")/beta/RemoteHelpSessionRetrieveResponse/bench-k1")
-        code+=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer b' \
+        code+=$(curl -s -o /dev/null -w '%{http_code}' \
+               -H "${LOAD_AUTH:-Authorization: Bearer b}" \
                "$(url "$name")/beta/RemoteHelpSessionRetrieveResponse/bench-k$n")
         [[ $code == 200200 ]] && return 0
     done
@@ -302,6 +309,54 @@ done
 
 echo
 printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\n%s' "$SUMMARY"
+
+# --- jwt: GET with verified tokens against bearer ----------------------------
+
+if [[ $JWT == 1 ]]; then
+    for v in ceiling lua state sync life; do stop "$v" 2>/dev/null || true; done
+    mkdir -p "$RUN/tokens"
+    echo
+    echo "# jwt: minting 3,000 RS256 tokens (openssl)..."
+    perl "$ROOT/bench/tokens.pl" "$RUN/tokens" 3000
+    head -1000 "$RUN/tokens/tokens.txt" > "$RUN/tokens/warm.txt"
+    HTTP_PARAM="remote_help_auth jwt; remote_help_jwt_keys $RUN/tokens/jwks.json;
+    remote_help_jwt_issuer https://issuer.bench;
+    remote_help_jwt_audience api://remote-help-bench;" \
+        render "$ROOT/bench/module.conf.tmpl" jwt
+    start jwt
+    WRK_TOKENS=$RUN/tokens/warm.txt \
+    LOAD_AUTH="Authorization: Bearer $(head -1 "$RUN/tokens/warm.txt")" \
+        load jwt "$KEYS"
+    printf '\n| workload | bearer req/s | jwt req/s | jwt / bearer | each round |\n|---|---|---|---|---|\n'
+    for tk in warm cold; do
+        file=$RUN/tokens/warm.txt
+        [[ $tk == cold ]] && file=$RUN/tokens/tokens.txt
+        b="" j="" rs=""
+        WRK_TOKENS=$file wrk_run jwt get 1 >/dev/null
+        for ((r = 1; r <= ROUNDS; r++)); do
+            # the same tokens to both: what differs is what jwt does
+            read -r r1 n1 _ < <(WRK_TOKENS=$file wrk_run module get "$DURATION")
+            read -r r2 n2 _ < <(WRK_TOKENS=$file wrk_run jwt get "$DURATION")
+            [[ $n2 == 0 ]] || echo "# jwt $tk: $n2 non-2xx" >&2
+            b+=" $r1" j+=" $r2" rs+=" $(ratio "$r2" "$r1")"
+        done
+        printf '| GET, %s tokens | %.0f | %.0f | %s |%s |\n' \
+            "$([[ $tk == warm ]] && echo '1,000 cached' || echo '3,000 in turn (all verified)')" \
+            "$(median <<<"$b")" "$(median <<<"$j")" "$(median <<<"$rs")" "$rs"
+    done
+    # every GET a verification: how many a second of a worker's CPU does
+    workers=$(pgrep -P "$(cat "$RUN/jwt/nginx.pid")")
+    cpu() { local s=0 p f; for p in $workers; do read -r -a f < "/proc/$p/stat"
+            s=$((s + f[13] + f[14])); done; echo "$s"; }
+    c0=$(cpu)
+    read -r rc _ _ < <(WRK_TOKENS=$RUN/tokens/tokens.txt wrk_run jwt get "$DURATION")
+    c1=$(cpu)
+    echo
+    awk -v r="$rc" -v d="$DURATION" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { s = c / hz; printf "# jwt, every GET a verification (RS256, 2048 bits): %.0f req/s; %.0f such requests a second of worker CPU (%.1f us each, all included)\n", r, r * d / s, s / (r * d) * 1e6 }'
+
+    stop jwt
+fi
 
 # --- scale: N objects against 1,000 --------------------------------------
 

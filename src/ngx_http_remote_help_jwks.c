@@ -467,6 +467,7 @@ ngx_http_remote_help_jwks_cleanup(void *data)
     jwk = keys->elts;
 
     for (i = 0; i < keys->nelts; i++) {
+        EVP_PKEY_CTX_free(jwk[i].verify);
         EVP_PKEY_free(jwk[i].pkey);
     }
 }

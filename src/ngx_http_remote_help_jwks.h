@@ -24,6 +24,8 @@ typedef struct {
     ngx_str_t                     kid;
     ngx_uint_t                    alg;          /* NGX_RH_JWT_RS256, ES256 */
     EVP_PKEY                     *pkey;
+    EVP_PKEY_CTX                 *verify;       /* a worker's own, made
+                                                   ready once */
 } ngx_http_remote_help_jwk_t;
 
 

@@ -300,8 +300,9 @@ ngx_http_remote_help_jwt_signature(ngx_log_t *log,
     ngx_http_remote_help_jwk_t *key, ngx_rh_jwt_t *t)
 {
     int                   rc, n;
-    u_char                der[80], *p;
+    u_char                der[80], *p, digest[EVP_MAX_MD_SIZE];
     size_t                len;
+    unsigned int          dlen;
     BIGNUM               *br, *bs;
     ECDSA_SIG            *es;
     const u_char         *sig;
@@ -351,15 +352,48 @@ ngx_http_remote_help_jwt_signature(ngx_log_t *log,
         return NGX_DECLINED;
     }
 
-    rc = EVP_DigestVerifyInit(ngx_http_remote_help_md_ctx, NULL,
-                              ngx_http_remote_help_sha256, NULL, key->pkey);
+    /*
+     * The key's verification context is made ready once in a worker
+     * (OpenSSL 3 looks up a provider's algorithm at each init: a good
+     * part of a verification's cost); then each token is a digest and
+     * one EVP_PKEY_verify().
+     */
 
-    if (rc == 1) {
-        rc = EVP_DigestVerify(ngx_http_remote_help_md_ctx, sig, len,
-                              t->input, t->input_len);
+    if (key->verify == NULL) {
+        key->verify = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+
+        if (key->verify == NULL
+            || EVP_PKEY_verify_init(key->verify) != 1
+            || EVP_PKEY_CTX_set_signature_md(key->verify,
+                                             ngx_http_remote_help_sha256)
+               != 1)
+        {
+            EVP_PKEY_CTX_free(key->verify);
+            key->verify = NULL;
+            ERR_clear_error();
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "remote_help: OpenSSL cannot verify with key "
+                          "\"%V\"", &key->kid);
+            return NGX_ERROR;
+        }
     }
 
-    (void) EVP_MD_CTX_reset(ngx_http_remote_help_md_ctx);
+    rc = EVP_DigestInit_ex(ngx_http_remote_help_md_ctx,
+                           ngx_http_remote_help_sha256, NULL);
+
+    if (rc == 1) {
+        rc = EVP_DigestUpdate(ngx_http_remote_help_md_ctx, t->input,
+                              t->input_len);
+    }
+
+    if (rc == 1) {
+        rc = EVP_DigestFinal_ex(ngx_http_remote_help_md_ctx, digest, &dlen);
+    }
+
+    if (rc == 1) {
+        rc = EVP_PKEY_verify(key->verify, sig, len, digest, dlen);
+    }
+
     ERR_clear_error();
 
     return (rc == 1) ? NGX_OK : NGX_DECLINED;

@@ -35,6 +35,7 @@ local SET = "RemoteHelpSessionRetrieveResponse"
 local PAD = 123
 
 local threads, nthreads = {}, 0
+local tokens, ntokens, next_token = nil, 0, 0
 
 function setup(thread)
     nthreads = nthreads + 1
@@ -113,6 +114,16 @@ function init(args)
         end
     end
 
+    local tf = os.getenv("WRK_TOKENS")
+    if tf then
+        tokens = {}
+        for line in io.lines(tf) do
+            ntokens = ntokens + 1
+            tokens[ntokens] = line
+        end
+        next_token = ((tid or 1) * 7919) % ntokens
+    end
+
     list_req = "GET " .. base .. "?$top=100 HTTP/1.1\r\nHost: " .. host
                .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
 
@@ -126,6 +137,13 @@ end
 
 local function post_key(key)
     local body = post_mid .. key .. '"}'
+    if tokens then
+        -- the same request with the next token of WRK_TOKENS
+        next_token = next_token % ntokens + 1
+        return (post_head:gsub("Bearer [^\r]*", "Bearer "
+                                .. tokens[next_token]))
+               .. #body .. "\r\n\r\n" .. body
+    end
     return post_head .. #body .. "\r\n\r\n" .. body
 end
 
@@ -134,7 +152,19 @@ local function post()
     return post_key("p" .. runid .. "-" .. tostring(tid or 1) .. "-" .. counter)
 end
 
+-- WRK_TOKENS=FILE: GETs (and the POSTs of load) carry the tokens of
+-- FILE (one per line), each thread going round them in turn (a list
+-- longer than a server's cache of verified tokens makes every GET a
+-- verification)
+
+local function get_token_request(i)
+    next_token = next_token % ntokens + 1
+    return "GET " .. key_path .. i .. " HTTP/1.1\r\nHost: " .. host
+           .. "\r\nAuthorization: Bearer " .. tokens[next_token] .. "\r\n\r\n"
+end
+
 local function get()
+    if tokens then return get_token_request(random(nkeys)) end
     if lazy then return get_request(random(nkeys)) end
     return get_req[random(nkeys)]
 end
