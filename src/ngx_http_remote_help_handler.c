@@ -35,7 +35,6 @@ struct ngx_http_remote_help_write_s {
 
 
 static void ngx_http_remote_help_body_handler(ngx_http_request_t *r);
-static void ngx_http_remote_help_parser_cleanup(void *data);
 static ngx_int_t ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_write_read(ngx_http_request_t *r,
@@ -175,7 +174,6 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
     void                             *backend;
     ngx_int_t                         rc;
     ngx_rh_parser_t                  *parser;
-    ngx_pool_cleanup_t               *cln;
     ngx_http_remote_help_ctx_t       *ctx;
     ngx_http_remote_help_write_t     *w;
     ngx_http_remote_help_loc_conf_t  *rlcf;
@@ -190,9 +188,8 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
     }
 
     w = ngx_palloc(r->pool, sizeof(ngx_http_remote_help_write_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (w == NULL || cln == NULL) {
+    if (w == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -203,16 +200,16 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
 
     ngx_http_remote_help_allocator(r->pool, &w->afs);
 
+    /*
+     * The parser lives as long as the request (a write may wait for its
+     * backend), and all it holds, yajl's handle too, is in the request's
+     * pool: there is nothing to free before the pool goes.
+     */
+
     if (ngx_rh_parse_init(parser, ctx->set, &w->afs) != NGX_RH_OK) {
-        ngx_rh_parse_free(parser);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    /* the parser lives as long as the request: a write may wait */
-
-    cln->handler = ngx_http_remote_help_parser_cleanup;
-    cln->data = parser;
 
     rc = ngx_http_remote_help_parse_body(r, ctx, parser);
 
@@ -248,13 +245,6 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, rc);
-}
-
-
-static void
-ngx_http_remote_help_parser_cleanup(void *data)
-{
-    ngx_rh_parse_free(data);
 }
 
 
