@@ -18,6 +18,7 @@
 #include "ngx_http_remote_help_request_id.h"
 #include "ngx_http_remote_help_filter.h"
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_store_zone.h"
 #include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_sweep.h"
 #include "ngx_http_remote_help_auth.h"

@@ -26,6 +26,7 @@
 
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_store_zone.h"
 #include "ngx_http_remote_help_state.h"
 
 

@@ -217,28 +217,19 @@ typedef struct {
 
 
 /*
- * the zone's initialization, called by its owner's shm init: *old is the
- * previous cycle's zone whose objects this one adopted or copied, or
- * NULL; NGX_DONE: the zone existed already, nothing was done
+ * For the zone's life (ngx_http_remote_help_store_zone.c): the helpers
+ * it makes a zone's index with, under the zone's write lock
  */
-ngx_int_t ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone,
-    void *data, ngx_http_remote_help_zone_t **old);
-
-/*
- * calls handler for each zone of a list (the module's main configuration
- * keeps the zones its remote_help_zone directives declared), until one
- * call returns other than NGX_OK, and returns that
- */
-typedef ngx_int_t (*ngx_http_remote_help_zone_pt)(
-    ngx_http_remote_help_zone_t *zone, void *data);
-
-ngx_int_t ngx_http_remote_help_store_init_process(ngx_cycle_t *cycle,
-    ngx_array_t *zones);
-void ngx_http_remote_help_store_exit_process(ngx_array_t *zones);
-ngx_int_t ngx_http_remote_help_store_each(ngx_array_t *zones,
-    ngx_http_remote_help_zone_pt handler, void *data);
-
-void ngx_http_remote_help_store_commit(ngx_array_t *zones);
+ngx_http_remote_help_node_t *ngx_http_remote_help_alloc_locked(
+    ngx_http_remote_help_zone_t *zone, size_t size, ngx_uint_t life);
+void ngx_http_remote_help_link_locked(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *n);
+void ngx_http_remote_help_order_insert_locked(
+    ngx_http_remote_help_order_t *order, ngx_rbtree_node_t *node);
+void ngx_http_remote_help_expiry_insert_locked(
+    ngx_http_remote_help_sh_t *sh, ngx_http_remote_help_node_t *n);
+/* the zone's write lock taken (a dead writer's work rebuilt first) */
+ngx_int_t ngx_http_remote_help_lock_write(ngx_http_remote_help_zone_t *zone);
 
 void ngx_http_remote_help_store_prefetch(ngx_http_remote_help_zone_t *zone,
     ngx_str_t *key);

@@ -16,6 +16,7 @@
 #include <ngx_event.h>
 
 #include "ngx_http_remote_help_sweep.h"
+#include "ngx_http_remote_help_store_zone.h"
 
 
 static ngx_int_t ngx_http_remote_help_sweep_init(
