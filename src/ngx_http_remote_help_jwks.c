@@ -16,6 +16,7 @@
 #include <yajl/yajl_tree.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/param_build.h>
 
 #include "ngx_http_remote_help_module.h"
@@ -29,6 +30,8 @@ static ngx_int_t ngx_http_remote_help_jwk(ngx_conf_t *cf, yajl_val k,
     ngx_http_remote_help_jwk_t *jwk, const char **why);
 static EVP_PKEY *ngx_http_remote_help_jwk_rsa(yajl_val k, const char **why);
 static EVP_PKEY *ngx_http_remote_help_jwk_ec(yajl_val k, const char **why);
+static EVP_PKEY *ngx_http_remote_help_jwk_build(OSSL_PARAM_BLD *bld,
+    const char *type);
 static const char *ngx_http_remote_help_jwk_str(yajl_val obj,
     const char *name);
 static long ngx_http_remote_help_jwk_bytes(yajl_val obj, const char *name,
@@ -271,8 +274,6 @@ ngx_http_remote_help_jwk_rsa(yajl_val k, const char **why)
     u_char           n[1024], e[16];
     BIGNUM          *bn_n, *bn_e;
     EVP_PKEY        *pkey;
-    OSSL_PARAM      *params;
-    EVP_PKEY_CTX    *ctx;
     OSSL_PARAM_BLD  *bld;
 
     nlen = ngx_http_remote_help_jwk_bytes(k, "n", n, sizeof(n));
@@ -293,8 +294,6 @@ ngx_http_remote_help_jwk_rsa(yajl_val k, const char **why)
     }
 
     pkey = NULL;
-    params = NULL;
-    ctx = NULL;
     bn_n = BN_bin2bn(n, (int) nlen, NULL);
     bn_e = BN_bin2bn(e, (int) elen, NULL);
     bld = OSSL_PARAM_BLD_new();
@@ -303,24 +302,13 @@ ngx_http_remote_help_jwk_rsa(yajl_val k, const char **why)
         && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n)
         && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
     {
-        params = OSSL_PARAM_BLD_to_param(bld);
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-
-        if (params == NULL || ctx == NULL
-            || EVP_PKEY_fromdata_init(ctx) <= 0
-            || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params)
-               <= 0)
-        {
-            pkey = NULL;
-        }
+        pkey = ngx_http_remote_help_jwk_build(bld, "RSA");
     }
 
     if (pkey == NULL) {
         *why = "OpenSSL did not take it as an RSA key";
     }
 
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     BN_free(bn_n);
     BN_free(bn_e);
@@ -335,8 +323,6 @@ ngx_http_remote_help_jwk_ec(yajl_val k, const char **why)
     u_char           pub[65];
     const char      *crv;
     EVP_PKEY        *pkey;
-    OSSL_PARAM      *params;
-    EVP_PKEY_CTX    *ctx;
     OSSL_PARAM_BLD  *bld;
 
     crv = ngx_http_remote_help_jwk_str(k, "crv");
@@ -358,8 +344,6 @@ ngx_http_remote_help_jwk_ec(yajl_val k, const char **why)
     }
 
     pkey = NULL;
-    params = NULL;
-    ctx = NULL;
     bld = OSSL_PARAM_BLD_new();
 
     if (bld
@@ -368,25 +352,42 @@ ngx_http_remote_help_jwk_ec(yajl_val k, const char **why)
         && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
                                             pub, sizeof(pub)))
     {
-        params = OSSL_PARAM_BLD_to_param(bld);
-        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-
-        if (params == NULL || ctx == NULL
-            || EVP_PKEY_fromdata_init(ctx) <= 0
-            || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params)
-               <= 0)
-        {
-            pkey = NULL;
-        }
+        pkey = ngx_http_remote_help_jwk_build(bld, "EC");
     }
 
     if (pkey == NULL) {
         *why = "OpenSSL did not take it as a P-256 point";
     }
 
+    OSSL_PARAM_BLD_free(bld);
+
+    return pkey;
+}
+
+
+/* a public key of the type from the parameters built */
+
+static EVP_PKEY *
+ngx_http_remote_help_jwk_build(OSSL_PARAM_BLD *bld, const char *type)
+{
+    EVP_PKEY      *pkey;
+    OSSL_PARAM    *params;
+    EVP_PKEY_CTX  *ctx;
+
+    pkey = NULL;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+    if (params == NULL || ctx == NULL
+        || EVP_PKEY_fromdata_init(ctx) <= 0
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+    {
+        pkey = NULL;
+        ERR_clear_error();
+    }
+
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
 
     return pkey;
 }

@@ -124,6 +124,16 @@ sub consistent {
         "$name: every object reads back as written");
 }
 
+# every chunk accounted for: deleting all gives back all
+sub all_given_back {
+    my ($t, $name, $empty) = @_;
+    my ($objects) = $t->list_all($set);
+    my $bad = grep { $t->delete("$set/" . RHTest::uri_escape($_->{sessionKey}))->{status} != 204 }
+        @$objects;
+    is($bad, 0, "$name: everything deleted");
+    is(status($t)->{used}, $empty, "$name: the zone uses what it used empty");
+}
+
 # the line of the store's source where $text is
 sub line_of {
     my ($text) = @_;
@@ -209,12 +219,7 @@ for my $case (@cases) {
     is((grep { join('', map { $_ // '' } values %$_) =~ /XXXX/ } @$all), 0,
         "$name: nothing torn is left");
 
-    # every chunk accounted for: deleting all gives back all
-    my ($objects) = $t->list_all($set);
-    my $bad = grep { $t->delete("$set/" . RHTest::uri_escape($_->{sessionKey}))->{status} != 204 }
-        @$objects;
-    is($bad, 0, "$name: everything deleted");
-    is(status($t)->{used}, $empty, "$name: the zone uses what it used empty");
+    all_given_back($t, $name, $empty);
 
     $t->stop() or $t->crash();
 }
@@ -268,11 +273,7 @@ for my $case (@cases) {
         "$name: none of them reads");
     consistent($t, $name, %want);
 
-    my ($objects) = $t->list_all($set);
-    my $bad = grep { $t->delete("$set/" . RHTest::uri_escape($_->{sessionKey}))->{status} != 204 }
-        @$objects;
-    is($bad, 0, "$name: everything deleted");
-    is(status($t)->{used}, $empty, "$name: the zone uses what it used empty");
+    all_given_back($t, $name, $empty);
     $t->stop() or $t->crash();
 }
 
