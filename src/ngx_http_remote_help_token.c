@@ -397,30 +397,42 @@ ngx_rh_jwt_claims(ngx_rh_jwt_t *t, yajl_val c)
 }
 
 
-/* a NumericDate: seconds since the epoch, fractions dropped */
+/*
+ * a NumericDate: seconds since the epoch, fractions dropped, held within
+ * the years 1 to 9999 (so that adding a leeway cannot overflow)
+ */
+
+#define NGX_RH_JWT_TIME_MIN  (-62135596800LL)
+#define NGX_RH_JWT_TIME_MAX  253402300799LL
 
 static int
 ngx_rh_jwt_time(yajl_val v, long long *out)
 {
-    double  d;
+    double     d;
+    long long  n;
 
     if (YAJL_IS_INTEGER(v)) {
-        *out = YAJL_GET_INTEGER(v);
-        return 0;
-    }
+        n = YAJL_GET_INTEGER(v);
 
-    if (YAJL_IS_DOUBLE(v)) {
+    } else if (YAJL_IS_DOUBLE(v)) {
         d = YAJL_GET_DOUBLE(v);
 
-        if (d != d || d > 9.2e18 || d < -9.2e18) {
+        if (d != d) {
             return -1;
         }
 
-        *out = (long long) d;
-        return 0;
+        n = (d > (double) NGX_RH_JWT_TIME_MAX) ? NGX_RH_JWT_TIME_MAX
+            : (d < (double) NGX_RH_JWT_TIME_MIN) ? NGX_RH_JWT_TIME_MIN
+            : (long long) d;
+
+    } else {
+        return -1;
     }
 
-    return -1;
+    *out = (n > NGX_RH_JWT_TIME_MAX) ? NGX_RH_JWT_TIME_MAX
+           : (n < NGX_RH_JWT_TIME_MIN) ? NGX_RH_JWT_TIME_MIN : n;
+
+    return 0;
 }
 
 

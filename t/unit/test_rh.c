@@ -1002,6 +1002,13 @@ test_token(void)
        && t.input == (unsigned char *) tok, "token: the signing input");
     ngx_rh_jwt_free(&t);
 
+    len = jws(tok, "{\"alg\":\"RS256\"}",
+              "{\"exp\":9223372036854775807,\"nbf\":-1e300}", "", 0);
+    rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, len);
+    ok(rc == NGX_RH_JWT_OK && t.exp == 253402300799LL
+       && t.nbf == -62135596800LL, "token: times held within years 1-9999");
+    ngx_rh_jwt_free(&t);
+
     len = jws(tok, "{\"alg\":\"RS256\"}", "{\"aud\":\"one\"}", "", 0);
     rc = ngx_rh_jwt_parse(&t, (unsigned char *) tok, len);
     ok(rc == NGX_RH_JWT_OK && t.alg == NGX_RH_JWT_RS256 && t.naud == 1
