@@ -313,7 +313,7 @@ printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\
 # --- jwt: GET with verified tokens against bearer ----------------------------
 
 if [[ $JWT == 1 ]]; then
-    for v in ceiling lua state sync life; do stop "$v" 2>/dev/null || true; done
+    for v in lua state sync life; do stop "$v" 2>/dev/null || true; done
     mkdir -p "$RUN/tokens"
     echo
     echo "# jwt: minting 3,000 RS256 tokens (openssl)..."
