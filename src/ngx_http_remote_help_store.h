@@ -123,10 +123,10 @@ typedef struct {
 /*
  * An object is one chunk: the rbtree node, its hash chain, the spans of
  * its property literals, its key and its JSON; in a zone with lifetimes,
- * a trailer with its place in the expiry tree.  A new version is written
- * over the old one when it fits its chunk (the old one kept in the
- * heap's spare block meanwhile), or else is a new chunk that takes the
- * old one's place.
+ * a part before the node with its place in the expiry tree.  A new
+ * version is written over the old one when it fits its chunk (the old
+ * one kept in the heap's spare block meanwhile), or else is a new chunk
+ * that takes the old one's place.
  */
 
 struct ngx_http_remote_help_node_s {
