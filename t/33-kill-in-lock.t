@@ -205,7 +205,7 @@ for my $case (@cases) {
     $want{after} = 'a';
 
     like($t->read_file('error.log'),
-        qr/\[alert\].*process $victim exited while it changed the zone.*\n(.*\n)?.*\[alert\].*rebuilt: \d+ objects in \d+ ms/,
+        qr/\[alert\] (\d+)#\d+: .*process $victim exited while it changed the zone.*\n(?:.*\n)*?.*\[alert\] \1#\d+: .*rebuilt: \d+ objects in \d+ ms/,
         "$name: the log says what happened");
 
     like($t->read_file('error.log'), qr/an object written over in place is back as it was/,
