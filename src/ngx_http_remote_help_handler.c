@@ -52,7 +52,6 @@ static ngx_int_t ngx_http_remote_help_item_done(ngx_http_request_t *r,
 static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
-static int64_t ngx_http_remote_help_until(ngx_rh_value_t *v);
 
 ngx_int_t
 ngx_http_remote_help_handler(ngx_http_request_t *r)
@@ -291,7 +290,7 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
     ngx_uint_t                        i;
     ngx_rh_buf_t                      out;
     ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
-    ngx_rh_value_t                   *v, kept;
+    ngx_rh_value_t                   *v;
     const ngx_rh_set_t               *set;
     ngx_http_remote_help_op_t        *rd, *wr;
     ngx_http_remote_help_write_t     *w;
@@ -331,7 +330,7 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
 
             if (set->props[i].kind == NGX_RH_DATETIME) {
                 /* the moment it names, for the backend's lifetimes */
-                wr->until = ngx_http_remote_help_until(v);
+                wr->until = ngx_rh_moment(v->data, v->len, 0);
             }
 
         } else {
@@ -340,14 +339,9 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
             fields[i].len = rd->spans[2 * i + 1];
             fields[i].raw = 1;
 
-            if (set->props[i].kind == NGX_RH_DATETIME
-                && fields[i].len > 2 && fields[i].data[0] == '"')
-            {
-                /* the literal, its quotes aside */
-                kept.data = fields[i].data + 1;
-                kept.len = fields[i].len - 2;
-                kept.present = 1;
-                wr->until = ngx_http_remote_help_until(&kept);
+            if (set->props[i].kind == NGX_RH_DATETIME) {
+                /* the literal kept */
+                wr->until = ngx_rh_moment(fields[i].data, fields[i].len, 1);
             }
         }
     }
@@ -633,22 +627,4 @@ ngx_http_remote_help_json_type(ngx_http_request_t *r)
     }
 
     return (p == end || *p == ';') ? NGX_OK : NGX_DECLINED;
-}
-
-
-/* sessionExpirationDateTime (validated) in ms since the epoch; 0: none */
-
-static int64_t
-ngx_http_remote_help_until(ngx_rh_value_t *v)
-{
-    long long  ms;
-
-    if (v->data == NULL
-        || !ngx_rh_datetime_ms(v->data, v->len, &ms))
-    {
-        return 0;
-    }
-
-    /* 0 means none: the epoch itself, long past, is a moment past too */
-    return (ms == 0) ? -1 : (int64_t) ms;
 }

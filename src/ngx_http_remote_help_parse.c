@@ -1283,6 +1283,30 @@ ngx_rh_datetime_ms(const unsigned char *s, size_t len, long long *ms)
 }
 
 
+long long
+ngx_rh_moment(const unsigned char *s, size_t len, int quoted)
+{
+    long long  ms;
+
+    if (quoted) {
+        /* a JSON string: its quotes are not the value */
+
+        if (s == NULL || len < 2 || s[0] != '"') {
+            return 0;
+        }
+
+        s++;
+        len -= 2;
+    }
+
+    if (s == NULL || !ngx_rh_datetime_ms(s, len, &ms)) {
+        return 0;
+    }
+
+    return (ms == 0) ? -1 : ms;
+}
+
+
 /* one member name, or several distinct ones joined by "," */
 
 int

@@ -100,6 +100,14 @@ int ngx_rh_utf8_valid(const unsigned char *s, size_t len);
  */
 int ngx_rh_datetime_ms(const unsigned char *s, size_t len, long long *ms);
 #define ngx_rh_datetime_valid(s, len)  ngx_rh_datetime_ms(s, len, NULL)
+
+/*
+ * the moment a sessionExpirationDateTime names, in ms since the epoch,
+ * from its value (quoted 0: len bytes, NULL for JSON null) or its JSON
+ * literal (quoted 1); 0: none (null, or not a moment); the epoch itself,
+ * a moment past like any other, is -1
+ */
+long long ngx_rh_moment(const unsigned char *s, size_t len, int quoted);
 int ngx_rh_actions_parse(const unsigned char *s, size_t len,
     unsigned *bits);
 size_t ngx_rh_actions_format(unsigned bits, char *buf, size_t size);

@@ -1296,29 +1296,17 @@ ngx_http_remote_help_store_record(ngx_http_remote_help_node_t *o,
 static int64_t
 ngx_http_remote_help_store_until(ngx_http_remote_help_node_t *o)
 {
-    u_char               *p;
-    uint32_t             *spans;
-    long long             ms;
-    ngx_uint_t            i;
-    const ngx_rh_set_t   *set;
+    uint32_t            *spans;
+    ngx_uint_t           i;
+    const ngx_rh_set_t  *set;
 
     set = &ngx_rh_sets[o->set];
     spans = ngx_http_rh_spans(o);
 
     for (i = 0; i < set->nprops; i++) {
-
-        if (set->props[i].kind != NGX_RH_DATETIME || spans[2 * i + 1] < 2) {
-            continue;
-        }
-
-        /* the literal is a JSON string: its quotes are not the value */
-
-        p = ngx_http_rh_json(o) + spans[2 * i];
-
-        if (p[0] == '"'
-            && ngx_rh_datetime_ms(p + 1, spans[2 * i + 1] - 2, &ms))
-        {
-            return (ms == 0) ? -1 : (int64_t) ms;
+        if (set->props[i].kind == NGX_RH_DATETIME) {
+            return ngx_rh_moment(ngx_http_rh_json(o) + spans[2 * i],
+                                 spans[2 * i + 1], 1);
         }
     }
 

@@ -26,12 +26,13 @@ static ngx_int_t ngx_http_remote_help_zone_remove(void *backend,
     ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_zone_list(void *backend,
     ngx_http_remote_help_op_t *op);
-static void ngx_http_remote_help_zone_record(
-    ngx_http_remote_help_record_t *rec, ngx_uint_t op,
-    ngx_http_remote_help_op_t *sop);
+static ngx_int_t ngx_http_remote_help_zone_record(
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t op,
+    ngx_http_remote_help_op_t *sop, ngx_http_remote_help_record_t *rec,
+    ngx_http_remote_help_encoded_t *enc);
 static ngx_int_t ngx_http_remote_help_zone_append(
-    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_encoded_t *enc,
-    uint64_t seq);
+    ngx_http_remote_help_zone_t *zone, ngx_int_t rc,
+    ngx_http_remote_help_encoded_t *enc, uint64_t seq);
 
 
 ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
@@ -94,31 +95,21 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
     ngx_http_remote_help_zone_t *zone = backend;
 
     ngx_int_t                       rc;
-    ngx_uint_t                      journal;
     ngx_http_remote_help_record_t   rec;
     ngx_http_remote_help_encoded_t  enc;
 
-    journal = (zone->state != NULL);
-
-    if (journal && ngx_http_remote_help_state_broken(zone)) {
+    if (ngx_http_remote_help_zone_record(zone, NGX_HTTP_RH_OP_PUT, op, &rec,
+                                         &enc)
+        != NGX_OK)
+    {
         return NGX_HTTP_RH_NOSTATE;
     }
 
-    ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_PUT, op);
-
-    if (journal) {
-        ngx_http_remote_help_record_encode(&enc, &rec);
-    }
-
-    rc = ngx_http_remote_help_store_put(zone, &rec, journal);
+    rc = ngx_http_remote_help_store_put(zone, &rec, zone->state != NULL);
 
     op->seq = rec.seq;
 
-    if (rc != NGX_OK || !journal) {
-        return rc;
-    }
-
-    return ngx_http_remote_help_zone_append(zone, &enc, op->seq);
+    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq);
 }
 
 
@@ -129,38 +120,37 @@ ngx_http_remote_help_zone_remove(void *backend,
     ngx_http_remote_help_zone_t *zone = backend;
 
     ngx_int_t                       rc;
-    ngx_uint_t                      journal;
     ngx_http_remote_help_record_t   rec;
     ngx_http_remote_help_encoded_t  enc;
 
-    journal = (zone->state != NULL);
-
-    if (journal) {
-        if (ngx_http_remote_help_state_broken(zone)) {
-            return NGX_HTTP_RH_NOSTATE;
-        }
-
-        ngx_http_remote_help_zone_record(&rec, NGX_HTTP_RH_OP_DELETE, op);
-        ngx_http_remote_help_record_encode(&enc, &rec);
+    if (ngx_http_remote_help_zone_record(zone, NGX_HTTP_RH_OP_DELETE, op,
+                                         &rec, &enc)
+        != NGX_OK)
+    {
+        return NGX_HTTP_RH_NOSTATE;
     }
 
     rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
-                                           journal, &op->seq);
+                                           zone->state != NULL, &op->seq);
 
-    if (rc != NGX_OK || !journal) {
-        return rc;
-    }
-
-    return ngx_http_remote_help_zone_append(zone, &enc, op->seq);
+    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq);
 }
 
 
-/* the change an operation makes, written now */
+/*
+ * The change an operation makes, written now, and with state= its record
+ * encoded; NGX_DECLINED: the state file is broken, no write is taken.
+ */
 
-static void
-ngx_http_remote_help_zone_record(ngx_http_remote_help_record_t *rec,
-    ngx_uint_t op, ngx_http_remote_help_op_t *sop)
+static ngx_int_t
+ngx_http_remote_help_zone_record(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t op, ngx_http_remote_help_op_t *sop,
+    ngx_http_remote_help_record_t *rec, ngx_http_remote_help_encoded_t *enc)
 {
+    if (zone->state && ngx_http_remote_help_state_broken(zone)) {
+        return NGX_DECLINED;
+    }
+
     ngx_memzero(rec, sizeof(ngx_http_remote_help_record_t));
 
     rec->op = op;
@@ -175,16 +165,28 @@ ngx_http_remote_help_zone_record(ngx_http_remote_help_record_t *rec,
         rec->json = sop->json;
         rec->until = sop->until;
     }
+
+    if (zone->state) {
+        ngx_http_remote_help_record_encode(enc, rec);
+    }
+
+    return NGX_OK;
 }
 
 
-/* a write made and held in flight: its record, then it is finished */
+/*
+ * After the store's answer rc: a write made and held in flight gets its
+ * record, then it is finished
+ */
 
 static ngx_int_t
 ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
-    ngx_http_remote_help_encoded_t *rec, uint64_t seq)
+    ngx_int_t rc, ngx_http_remote_help_encoded_t *rec, uint64_t seq)
 {
-    ngx_int_t  rc;
+    if (rc != NGX_OK || zone->state == NULL) {
+        /* nothing made (or no journal): nothing held, nothing to append */
+        return rc;
+    }
 
     rc = ngx_http_remote_help_state_append(zone, rec, seq);
 

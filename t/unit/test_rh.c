@@ -575,6 +575,20 @@ test_datetime(void)
            ms);
     }
 
+    /* a sessionExpirationDateTime's moment, from its value or literal */
+
+    ok(ngx_rh_moment((const unsigned char *) "2016-04-30T04:30:00Z", 20, 0)
+       == 1461990600000LL, "moment of a value");
+    ok(ngx_rh_moment((const unsigned char *) "\"2016-04-30T04:30:00Z\"", 22,
+                     1)
+       == 1461990600000LL, "moment of a literal, its quotes aside");
+    ok(ngx_rh_moment(NULL, 0, 0) == 0
+       && ngx_rh_moment((const unsigned char *) "null", 4, 1) == 0
+       && ngx_rh_moment((const unsigned char *) "\"x\"", 3, 1) == 0,
+       "null and a non-moment are none");
+    ok(ngx_rh_moment((const unsigned char *) "1970-01-01T00:00:00Z", 20, 0)
+       == -1, "the epoch is a moment past, not none");
+
     invalid(EXTEND, "{\"sessionKey\":\"k\","
             "\"sessionExpirationDateTime\":\"2016-02-30T00:00:00Z\"}", NULL,
             "Cannot convert the literal '2016-02-30T00:00:00Z' to the "
