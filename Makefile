@@ -25,8 +25,10 @@ CFLAGS_CC   := -g -O2 -fstack-protector-strong -Wformat \
                -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2
 LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 
-PACKAGES    := nginx nginx-dev libyajl-dev zlib1g-dev gcc make libc6-dev perl curl
-TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl gdb wrk
+PACKAGES    := nginx nginx-dev libyajl-dev libhiredis-dev zlib1g-dev gcc make \
+               libc6-dev perl curl
+TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl gdb wrk \
+                 redis-server libnginx-mod-nchan
 VALGRIND_PACKAGES := valgrind
 BENCH_PACKAGES := wrk curl
 PEER_DIR    := $(wildcard $(CURDIR)/../shared/peers/lua)

@@ -15,6 +15,7 @@
 #include "ngx_http_remote_help_zone.h"
 #include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_store.h"
+#include "ngx_http_remote_help_store_redis.h"
 
 
 char *
@@ -25,21 +26,24 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                       *p;
     char                         *rv;
     ssize_t                       size;
-    ngx_str_t                    *value, name, s, state;
+    ngx_str_t                    *value, name, s, state, backend;
     ngx_int_t                     timeout;
     ngx_uint_t                    i;
     ngx_flag_t                    sync, expire;
     ngx_shm_zone_t               *shm_zone;
     ngx_http_remote_help_zone_t  *zone, **slot;
+    ngx_http_remote_help_redis_t *redis;
 
     value = cf->args->elts;
 
     size = 0;
+    redis = NULL;
     sync = NGX_CONF_UNSET;
     expire = 0;
     timeout = 0;
     ngx_str_null(&name);
     ngx_str_null(&state);
+    ngx_str_null(&backend);
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -82,6 +86,14 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         {
             state.data = value[i].data + 6;
             state.len = value[i].len - 6;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "backend=", 8) == 0
+            && value[i].len > 8)
+        {
+            backend.data = value[i].data + 8;
+            backend.len = value[i].len - 8;
             continue;
         }
 
@@ -139,6 +151,26 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (backend.len) {
+        if (state.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"state\" and \"backend\" cannot be used "
+                               "together: with a backend, Redis keeps the "
+                               "objects");
+            return NGX_CONF_ERROR;
+        }
+
+        redis = ngx_http_remote_help_redis_find(&rmcf->redis, &backend);
+
+        if (redis == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown remote_help_redis \"%V\" (it is "
+                               "declared before the zones that use it)",
+                               &backend);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_remote_help_zone_t));
     if (zone == NULL) {
         return NGX_CONF_ERROR;
@@ -162,6 +194,20 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->cycle = cf->cycle;
     zone->timeout = (ngx_msec_t) timeout;
     zone->expire = expire;
+
+    /* the objects are kept by the zone backend, or by Redis */
+#if (NGX_HTTP_RH_DEFER)
+    zone->backend.storage = &ngx_http_remote_help_defer_storage;
+#else
+    zone->backend.storage = &ngx_http_remote_help_zone_storage;
+#endif
+
+    if (redis) {
+        rv = ngx_http_remote_help_redis_zone_conf(cf, zone, redis);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
 
     if (state.len) {
         rv = ngx_http_remote_help_state_conf(cf, &rmcf->zones, zone, &state,
@@ -211,13 +257,6 @@ ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (*field == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    /* the objects of a remote_help_zone are kept by the zone backend */
-#if (NGX_HTTP_RH_DEFER)
-    rlcf->storage = &ngx_http_remote_help_defer_storage;
-#else
-    rlcf->storage = &ngx_http_remote_help_zone_storage;
-#endif
 
     rlcf->file = cf->conf_file->file.name.data;
     rlcf->line = cf->conf_file->line;

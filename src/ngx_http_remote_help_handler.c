@@ -183,7 +183,7 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
 
     if (ctx->item) {
         /* an update's key is known: it comes into the cache meanwhile */
-        rlcf->storage->prefetch(backend, &ctx->key);
+        ngx_http_rh_storage(backend)->prefetch(backend, &ctx->key);
     }
 
     w = ngx_palloc(r->pool, sizeof(ngx_http_remote_help_write_t));
@@ -228,7 +228,7 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
             w->key.len = parser->values[NGX_RH_KEY_PROP].len;
 
             /* a new key comes into the cache while the object is rendered */
-            rlcf->storage->prefetch(backend, &w->key);
+            ngx_http_rh_storage(backend)->prefetch(backend, &w->key);
 
             /* for $remote_help_key */
             ctx->key.data = ngx_pstrdup(r->pool, &w->key);
@@ -257,6 +257,7 @@ static ngx_int_t
 ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
+    void                             *backend;
     ngx_int_t                         rc;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
@@ -276,7 +277,9 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
 
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
-    rc = rlcf->storage->get(rlcf->shm_zone->data, &ctx->op);
+    backend = rlcf->shm_zone->data;
+
+    rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
 
     return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
                                         ngx_http_remote_help_write_read);
@@ -287,6 +290,7 @@ static ngx_int_t
 ngx_http_remote_help_write_read(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
 {
+    void                             *backend;
     ngx_uint_t                        i;
     ngx_rh_buf_t                      out;
     ngx_rh_field_t                    fields[NGX_RH_MAX_PROPS];
@@ -356,7 +360,9 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
     wr->json.data = out.data;
     wr->json.len = out.len;
 
-    rc = rlcf->storage->put(rlcf->shm_zone->data, wr);
+    backend = rlcf->shm_zone->data;
+
+    rc = ngx_http_rh_storage(backend)->put(backend, wr);
 
     return ngx_http_remote_help_op_wait(r, ctx, wr, rc,
                                         ngx_http_remote_help_write_done);
@@ -531,10 +537,10 @@ ngx_http_remote_help_item(ngx_http_request_t *r,
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
     if (r->method == NGX_HTTP_DELETE) {
-        rc = rlcf->storage->remove(backend, &ctx->op);
+        rc = ngx_http_rh_storage(backend)->remove(backend, &ctx->op);
 
     } else {
-        rc = rlcf->storage->get(backend, &ctx->op);
+        rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
     }
 
     return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,

@@ -27,6 +27,7 @@ ngx_int_t
 ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
+    void                             *backend;
     u_char                           *arg, *end, *next_arg, *eq;
     off_t                             token;
     uint64_t                          after;
@@ -116,7 +117,9 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
     ctx->op.top = top;
     ctx->op.items = items;
 
-    rc = rlcf->storage->list(rlcf->shm_zone->data, &ctx->op);
+    backend = rlcf->shm_zone->data;
+
+    rc = ngx_http_rh_storage(backend)->list(backend, &ctx->op);
 
     return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
                                         ngx_http_remote_help_listed);

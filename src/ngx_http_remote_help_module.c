@@ -24,11 +24,14 @@
 #include "ngx_http_remote_help_auth.h"
 #include "ngx_http_remote_help_jwks.h"
 #include "ngx_http_remote_help_jwt.h"
+#include "ngx_http_remote_help_redis.h"
+#include "ngx_http_remote_help_store_redis.h"
 
 
 static void *ngx_http_remote_help_create_loc_conf(ngx_conf_t *cf);
 static void *ngx_http_remote_help_create_main_conf(ngx_conf_t *cf);
 static ngx_array_t *ngx_http_remote_help_zones(ngx_cycle_t *cycle);
+static ngx_array_t *ngx_http_remote_help_servers(ngx_cycle_t *cycle);
 static char *ngx_http_remote_help_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_remote_help_init(ngx_conf_t *cf);
@@ -66,6 +69,13 @@ static ngx_command_t  ngx_http_remote_help_commands[] = {
       ngx_http_remote_help_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("remote_help_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_remote_help_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_remote_help_main_conf_t, redis),
       NULL },
 
     { ngx_string("remote_help"),
@@ -178,7 +188,10 @@ ngx_http_remote_help_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&rmcf->zones, cf->pool, 2,
                        sizeof(ngx_http_remote_help_zone_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&rmcf->redis, cf->pool, 1,
+                          sizeof(ngx_http_remote_help_redis_t *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -196,6 +209,20 @@ ngx_http_remote_help_zones(ngx_cycle_t *cycle)
                                                ngx_http_remote_help_module);
 
     return rmcf ? &rmcf->zones : NULL;
+}
+
+
+/* the remote_help_redis servers */
+
+static ngx_array_t *
+ngx_http_remote_help_servers(ngx_cycle_t *cycle)
+{
+    ngx_http_remote_help_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_remote_help_module);
+
+    return rmcf ? &rmcf->redis : NULL;
 }
 
 
@@ -300,6 +327,14 @@ ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_remote_help_redis_zone_init_process(zones) != NGX_OK
+        || ngx_http_remote_help_redis_init_process(cycle,
+                                   ngx_http_remote_help_servers(cycle))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_remote_help_state_init_process(cycle, zones);
 }
 
@@ -311,6 +346,8 @@ ngx_http_remote_help_exit_process(ngx_cycle_t *cycle)
 
     zones = ngx_http_remote_help_zones(cycle);
 
+    ngx_http_remote_help_redis_exit_process(
+                                         ngx_http_remote_help_servers(cycle));
     ngx_http_remote_help_state_exit_process(zones);
     ngx_http_remote_help_store_exit_process(zones);
 }

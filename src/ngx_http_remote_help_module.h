@@ -34,6 +34,9 @@
 
 typedef struct {
     ngx_array_t                   zones;        /* of zone pointers */
+    ngx_array_t                   redis;        /* remote_help_redis: of
+                                                   ngx_http_remote_help
+                                                   _redis_t pointers */
 } ngx_http_remote_help_main_conf_t;
 
 
@@ -43,7 +46,6 @@ typedef struct ngx_http_remote_help_jwt_cache_s
 
 typedef struct {
     ngx_shm_zone_t               *shm_zone;
-    ngx_http_remote_help_storage_t  *storage;   /* over shm_zone->data */
     ngx_uint_t                    auth;
 
     /* remote_help_auth jwt: the keys (of ngx_http_remote_help_jwk_t) */

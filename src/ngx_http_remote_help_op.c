@@ -17,6 +17,7 @@
 
 static void ngx_http_remote_help_op_done(ngx_http_remote_help_op_t *op);
 static void ngx_http_remote_help_op_cancel(void *data);
+static void *ngx_http_remote_help_op_backend(ngx_http_request_t *r);
 
 
 void
@@ -42,22 +43,22 @@ ngx_http_remote_help_op_wait(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_http_remote_help_op_t *op,
     ngx_int_t rc, ngx_http_remote_help_next_pt next)
 {
-    ngx_http_cleanup_t               *cln;
-    ngx_http_remote_help_loc_conf_t  *rlcf;
+    void                *backend;
+    ngx_http_cleanup_t  *cln;
 
     if (rc != NGX_AGAIN) {
         return next(r, ctx, rc);
     }
 
     if (!ctx->cleanup) {
-        rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+        backend = ngx_http_remote_help_op_backend(r);
 
-        if (rlcf->storage->cancel) {
+        if (ngx_http_rh_storage(backend)->cancel) {
             /* a request terminated while it waits cancels the operation */
 
             cln = ngx_http_cleanup_add(r, 0);
             if (cln == NULL) {
-                rlcf->storage->cancel(rlcf->shm_zone->data, op);
+                ngx_http_rh_storage(backend)->cancel(backend, op);
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
@@ -106,8 +107,8 @@ ngx_http_remote_help_op_cancel(void *data)
 {
     ngx_http_request_t *r = data;
 
-    ngx_http_remote_help_ctx_t       *ctx;
-    ngx_http_remote_help_loc_conf_t  *rlcf;
+    void                        *backend;
+    ngx_http_remote_help_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
 
@@ -115,8 +116,21 @@ ngx_http_remote_help_op_cancel(void *data)
         return;
     }
 
+    backend = ngx_http_remote_help_op_backend(r);
+
+    ngx_http_rh_storage(backend)->cancel(backend, ctx->waiting);
+    ctx->waiting = NULL;
+}
+
+
+/* the zone of the location: its objects, or its status */
+
+static void *
+ngx_http_remote_help_op_backend(ngx_http_request_t *r)
+{
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    rlcf->storage->cancel(rlcf->shm_zone->data, ctx->waiting);
-    ctx->waiting = NULL;
+    return rlcf->shm_zone ? rlcf->shm_zone->data : rlcf->status_zone->data;
 }

@@ -16,6 +16,8 @@
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_state.h"
 #include "ngx_http_remote_help_json.h"
+#include "ngx_http_remote_help_op.h"
+#include "ngx_http_remote_help_store_redis.h"
 
 
 typedef struct {
@@ -31,9 +33,24 @@ typedef struct {
     ngx_uint_t                    compactions;
     ngx_uint_t                    repairs;
     ngx_uint_t                    expired;
+
+    /* backend=: its name (quoted), whether it is connected, its figures */
+    ngx_str_t                     backend;
+    ngx_uint_t                    connected;
+    ngx_uint_t                    cache;
+    ngx_uint_t                    counted;      /* objects are the fleet's */
+    ngx_atomic_uint_t             figures[NGX_HTTP_RH_BACKEND_FIGURES];
 } ngx_http_remote_help_figures_t;
 
 
+static const char  *ngx_http_remote_help_backend_figures[] = {
+    "round_trips", "errors", "timeouts", "reconnects", "cache_hits",
+    "cache_misses", "invalidations", "flushes"
+};
+
+
+static ngx_int_t ngx_http_remote_help_status_send(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_figures(
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_figures_t *f);
 static u_char *ngx_http_remote_help_quote(u_char *p, ngx_str_t *s);
@@ -71,13 +88,13 @@ static ngx_http_variable_t  ngx_http_remote_help_vars[] = {
 ngx_int_t
 ngx_http_remote_help_status_handler(ngx_http_request_t *r)
 {
-    size_t                            len;
     ngx_int_t                         rc;
-    ngx_str_t                         format, body;
+    ngx_str_t                         format;
     ngx_uint_t                        prometheus;
     ngx_table_elt_t                  *h;
     ngx_http_remote_help_ctx_t       *ctx;
-    ngx_http_remote_help_figures_t   *f;
+    ngx_http_remote_help_zone_t      *zone;
+    ngx_http_remote_help_storage_t   *storage;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
@@ -124,13 +141,84 @@ ngx_http_remote_help_status_handler(ngx_http_request_t *r)
         }
     }
 
-    f = ngx_palloc(r->pool, sizeof(ngx_http_remote_help_figures_t));
+    if (prometheus) {
+        ngx_str_set(&ctx->content_type, "text/plain; version=0.0.4");
+    }
+
+    zone = rlcf->status_zone->data;
+    storage = ngx_http_rh_storage(zone);
+
+    if (storage->count == NULL) {
+        return ngx_http_remote_help_status_send(r, ctx, NGX_DECLINED);
+    }
+
+    /* a backend's zone: the fleet's objects are counted there */
+
+    ngx_http_remote_help_op_init(&ctx->op, r, ctx, NULL);
+
+    rc = storage->count(zone, &ctx->op);
+
+    return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                        ngx_http_remote_help_status_send);
+}
+
+
+/* rc: the count's answer (NGX_DECLINED: none was asked for) */
+
+static ngx_int_t
+ngx_http_remote_help_status_send(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    size_t                            len;
+    ngx_str_t                         body;
+    ngx_uint_t                        i;
+    ngx_http_remote_help_zone_t      *zone;
+    ngx_http_remote_help_figures_t   *f;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    zone = rlcf->status_zone->data;
+
+    f = ngx_pcalloc(r->pool, sizeof(ngx_http_remote_help_figures_t));
     if (f == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_remote_help_figures(rlcf->status_zone->data, f) != NGX_OK) {
+    if (ngx_http_remote_help_figures(zone, f) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (zone->redis) {
+        f->connected = ngx_http_remote_help_redis_zone_connected(zone);
+        f->cache = ngx_http_remote_help_redis_zone_cache(zone);
+
+        for (i = 0; i < NGX_HTTP_RH_BACKEND_FIGURES; i++) {
+            f->figures[i] = zone->counters->backend[i];
+        }
+
+        f->backend.data = ngx_pnalloc(r->pool,
+                     6 * ngx_http_remote_help_redis_zone_name(zone)->len + 2);
+        if (f->backend.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        f->backend.len = ngx_http_remote_help_quote(f->backend.data,
+                               ngx_http_remote_help_redis_zone_name(zone))
+                         - f->backend.data;
+
+        if (rc == NGX_OK) {
+            /* the fleet's, not the copies' */
+            for (i = 0; i < NGX_RH_NSETS; i++) {
+                f->objects[i] = ctx->op.objects[i];
+            }
+
+            f->expired = ctx->op.expired;
+            f->counted = 1;
+
+        } else {
+            /* Redis did not answer: the count is unknown */
+            f->connected = 0;
+        }
     }
 
     /* the name quoted: at most 6 bytes for each of its bytes */
@@ -144,15 +232,14 @@ ngx_http_remote_help_status_handler(ngx_http_request_t *r)
                     - f->quoted.data;
 
     len = 8192 + NGX_HTTP_RH_STATUSES * (96 + f->quoted.len)
-          + 32 * f->quoted.len;
+          + 32 * f->quoted.len + 32 * f->backend.len;
 
     body.data = ngx_pnalloc(r->pool, len);
     if (body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (prometheus) {
-        ngx_str_set(&ctx->content_type, "text/plain; version=0.0.4");
+    if (ctx->content_type.len) {
         body.len = ngx_http_remote_help_status_prometheus(body.data, f)
                    - body.data;
 
@@ -255,6 +342,22 @@ ngx_http_remote_help_status_json(u_char *p, ngx_http_remote_help_figures_t *f)
                         f->state_size, f->compactions);
     }
 
+    if (f->backend.len) {
+        p = ngx_sprintf(p, ",\"backend\":{\"name\":%V,\"connected\":%s,"
+                        "\"cache\":%s,\"counted\":%s", &f->backend,
+                        f->connected ? "true" : "false",
+                        f->cache ? "true" : "false",
+                        f->counted ? "true" : "false");
+
+        for (i = 0; i < NGX_HTTP_RH_BACKEND_FIGURES; i++) {
+            p = ngx_sprintf(p, ",\"%s\":%uA",
+                            ngx_http_remote_help_backend_figures[i],
+                            f->figures[i]);
+        }
+
+        *p++ = '}';
+    }
+
     *p++ = '}';
 
     return p;
@@ -331,6 +434,24 @@ ngx_http_remote_help_status_prometheus(u_char *p,
                 "# TYPE nginx_remote_help_state_compactions_total counter\n"
                 "nginx_remote_help_state_compactions_total{zone=%V} %ui\n",
                 &z, f->state_size, &z, f->compactions);
+    }
+
+    if (f->backend.len) {
+        p = ngx_sprintf(p,
+                "# HELP nginx_remote_help_backend_connected Whether the "
+                "zone's Redis backend is connected.\n"
+                "# TYPE nginx_remote_help_backend_connected gauge\n"
+                "nginx_remote_help_backend_connected{zone=%V,backend=%V} "
+                "%d\n", &z, &f->backend, f->connected ? 1 : 0);
+
+        for (i = 0; i < NGX_HTTP_RH_BACKEND_FIGURES; i++) {
+            p = ngx_sprintf(p,
+                    "# TYPE nginx_remote_help_backend_%s_total counter\n"
+                    "nginx_remote_help_backend_%s_total{zone=%V,backend=%V}"
+                    " %uA\n", ngx_http_remote_help_backend_figures[i],
+                    ngx_http_remote_help_backend_figures[i], &z,
+                    &f->backend, f->figures[i]);
+        }
     }
 
     return p;

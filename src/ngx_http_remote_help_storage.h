@@ -32,6 +32,7 @@
 #define NGX_HTTP_RH_NOSPACE       NGX_ABORT      /* 507 */
 #define NGX_HTTP_RH_RETIRED       NGX_BUSY       /* 503, zone resized */
 #define NGX_HTTP_RH_NOSTATE       (-100)         /* 500, state file */
+#define NGX_HTTP_RH_UNAVAILABLE   (-102)         /* 503, backend down */
 
 /* put's op->seq: create */
 #define NGX_HTTP_RH_CREATE        0
@@ -69,6 +70,10 @@ struct ngx_http_remote_help_op_s {
     uint64_t                      last;         /* out: the last's place */
     ngx_uint_t                    more;         /* out: objects remain */
 
+    /* count: out, the objects of each set and those expired so far */
+    ngx_uint_t                    objects[NGX_RH_NSETS];
+    ngx_uint_t                    expired;
+
     ngx_int_t                     rc;
     ngx_http_remote_help_done_pt  done;
     void                         *data;
@@ -94,7 +99,24 @@ typedef struct {
     /* NULL: every operation answers at once */
     void                        (*cancel)(void *backend,
                                           ngx_http_remote_help_op_t *op);
+
+    /* NULL: the figures are the zone's own; else its "objects" counted */
+    ngx_int_t                   (*count)(void *backend,
+                                         ngx_http_remote_help_op_t *op);
 } ngx_http_remote_help_storage_t;
+
+
+/*
+ * What every backend's data starts with: the table of the operations
+ * over it, so that request handling finds both from a location's zone.
+ */
+
+typedef struct {
+    ngx_http_remote_help_storage_t  *storage;
+} ngx_http_remote_help_backend_t;
+
+#define ngx_http_rh_storage(b)                                               \
+    (((ngx_http_remote_help_backend_t *) (b))->storage)
 
 
 #endif /* _NGX_HTTP_REMOTE_HELP_STORAGE_H_INCLUDED_ */

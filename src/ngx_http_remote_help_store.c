@@ -1021,6 +1021,35 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
 }
 
 
+/* every object taken out (a cache that may have missed changes) */
+
+void
+ngx_http_remote_help_store_clear(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_uint_t                  set;
+    ngx_rbtree_t               *tree;
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    if (ngx_http_remote_help_write_lock(zone) != NGX_OK) {
+        return;
+    }
+
+    for (set = 0; set < NGX_RH_NSETS; set++) {
+        tree = &sh->order[set].rbtree;
+
+        while (tree->root != tree->sentinel) {
+            ngx_http_remote_help_remove_locked(zone,
+                               (ngx_http_remote_help_node_t *)
+                               ngx_rbtree_min(tree->root, tree->sentinel));
+        }
+    }
+
+    ngx_http_remote_help_write_unlock(zone, 0);
+}
+
+
 ngx_int_t
 ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, uint64_t after, ngx_uint_t top, ngx_pool_t *pool,

@@ -22,6 +22,9 @@
 /* words of the zone that its journal keeps its shared figures in */
 #define NGX_HTTP_RH_JOURNAL_WORDS 16
 
+/* what a zone counts of its backend (remote_help_redis.h) */
+#define NGX_HTTP_RH_BACKEND_FIGURES  8
+
 /* responses counted by status, 100 to 599 */
 #define NGX_HTTP_RH_STATUSES      500
 
@@ -96,10 +99,16 @@ typedef struct ngx_http_remote_help_state_s  ngx_http_remote_help_state_t;
 
 typedef struct {
     ngx_atomic_t                  requests[NGX_HTTP_RH_STATUSES];
+    ngx_atomic_t                  backend[NGX_HTTP_RH_BACKEND_FIGURES];
 } ngx_http_remote_help_counters_t;
 
 
+typedef struct ngx_http_remote_help_redis_zone_s
+    ngx_http_remote_help_redis_zone_t;
+
+
 typedef struct {
+    ngx_http_remote_help_backend_t  backend;    /* its storage: first */
     ngx_http_remote_help_sh_t    *sh;
     ngx_slab_pool_t              *shpool;
     ngx_str_t                     name;
@@ -117,6 +126,9 @@ typedef struct {
     ngx_msec_t                    timeout;      /* timeout=, 0: none */
     ngx_flag_t                    expire;       /* expire=on */
     ngx_event_t                   sweep;        /* a worker's sweeper */
+
+    /* backend=: the objects are in Redis, the zone is its cache */
+    ngx_http_remote_help_redis_zone_t  *redis;
 } ngx_http_remote_help_zone_t;
 
 
@@ -252,6 +264,9 @@ ngx_int_t ngx_http_remote_help_store_delete(
     uint64_t seq, ngx_uint_t hold, uint64_t *written);
 
 void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
+
+/* every object taken out */
+void ngx_http_remote_help_store_clear(ngx_http_remote_help_zone_t *zone);
 
 /*
  * Lifetimes: removes up to max objects whose moment has come; *next:

@@ -1,0 +1,1223 @@
+
+/*
+ * ngx_http_remote_help_module: the Redis backend (remote_help_zone
+ * backend=).  The objects are in Redis, which every gateway of the fleet
+ * shares; the zone keeps copies that are answered from while the
+ * gateway hears of every change (cache=on, remote_help_redis.c).
+ *
+ * Under the zone's prefix, "{rh:NAME}:" (a hash tag: one slot):
+ *
+ *     o:S:KEY  a hash per object of set S: j, its JSON; s, the spans of
+ *              its property literals; v, its version; n, its place in
+ *              listings; d, the moment it goes (PEXPIREAT there too)
+ *     l:S      a sorted set per set: keys by place, for listings
+ *     n        the counter that places and versions come from
+ *     e        a sorted set of "S:KEY" by the moment each goes
+ *     x        the objects that expired, counted
+ *
+ * Each write, a listing page and the count are one script (EVALSHA,
+ * loaded at connect): atomic, and a write refuses to run past the
+ * request's deadline on Redis's clock, so that one whose client got 503
+ * is never made.  The JSON is kept as the module rendered it: Redis's
+ * cjson would reorder and rewrite it, and none of the scripts reads it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_sha1.h>
+
+#include "ngx_http_remote_help_store_redis.h"
+#include "ngx_http_remote_help_schema.h"
+
+
+#define NGX_HTTP_RH_SCRIPT_CREATE  0
+#define NGX_HTTP_RH_SCRIPT_UPDATE  1
+#define NGX_HTTP_RH_SCRIPT_DELETE  2
+#define NGX_HTTP_RH_SCRIPT_LIST    3
+#define NGX_HTTP_RH_SCRIPT_COUNT   4
+#define NGX_HTTP_RH_SCRIPTS        5
+
+/* a listing page scans at most this many entries (expired ones too) */
+#define NGX_HTTP_RH_LIST_SCAN      10
+#define NGX_HTTP_RH_SWEEP_MAX      1000
+
+
+struct ngx_http_remote_help_redis_zone_s {
+    ngx_http_remote_help_redis_t  *redis;
+    ngx_http_remote_help_zone_t   *zone;
+    ngx_atomic_t                  *stats;       /* in its counters zone */
+    ngx_str_t                      prefix;      /* {rh:NAME}: */
+    ngx_str_t                      counter;
+    ngx_str_t                      expiry;
+    ngx_str_t                      expired;
+    ngx_str_t                      objects;     /* PREFIX o: */
+    ngx_str_t                      list[NGX_RH_NSETS];
+    ngx_str_t                      object[NGX_RH_NSETS];
+    ngx_msec_t                     timeout;     /* timeout= */
+    ngx_flag_t                     expire;      /* expire=on */
+    ngx_uint_t                     cache;
+};
+
+
+/* the moment of a write's lifetime, on Redis's clock; {-2}: too late */
+
+#define NGX_HTTP_RH_LUA_MOMENT                                               \
+    "local t = redis.call('TIME')\n"                                         \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"\
+    "if now > tonumber(ARGV[1]) then return {-2} end\n"                      \
+    "local d = 0\n"                                                          \
+    "if ARGV[2] ~= '0' then d = now + tonumber(ARGV[2]) end\n"               \
+    "local u = tonumber(ARGV[3])\n"                                          \
+    "if ARGV[4] == '1' and u ~= 0 then\n"                                    \
+    "  if u < 1 then u = 1 end\n"                                            \
+    "  if d == 0 or u < d then d = u end\n"                                  \
+    "end\n"
+
+/* KEYS: object, list, counter, expiry; ARGV 5-8: json, spans, key, S:KEY */
+
+#define NGX_HTTP_RH_LUA_PUT                                                  \
+    "if d ~= 0 then\n"                                                       \
+    "  redis.call('HSET', KEYS[1], 'd', d)\n"                                \
+    "  redis.call('PEXPIREAT', KEYS[1], d)\n"                                \
+    "  redis.call('ZADD', KEYS[4], d, ARGV[8])\n"                            \
+    "end\n"                                                                  \
+    "return {v, d}\n"
+
+static const char  *ngx_http_remote_help_redis_scripts[] = {
+
+    /* create: {-1}, it exists */
+    NGX_HTTP_RH_LUA_MOMENT
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end\n"
+    "local v = redis.call('INCR', KEYS[3])\n"
+    "if d ~= 0 and d <= now then return {v, d} end\n"
+    "redis.call('HSET', KEYS[1], 'j', ARGV[5], 's', ARGV[6], 'v', v,"
+    " 'n', v)\n"
+    "redis.call('ZADD', KEYS[2], v, ARGV[7])\n"
+    NGX_HTTP_RH_LUA_PUT,
+
+    /* update of version ARGV[9]: {-1}, it does not exist; {-3}, changed */
+    NGX_HTTP_RH_LUA_MOMENT
+    "local cur = redis.call('HGET', KEYS[1], 'v')\n"
+    "if not cur then return {-1} end\n"
+    "if cur ~= ARGV[9] then return {-3} end\n"
+    "local v = redis.call('INCR', KEYS[3])\n"
+    "if d ~= 0 and d <= now then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[7])\n"
+    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"
+    "  return {v, d}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'j', ARGV[5], 's', ARGV[6], 'v', v)\n"
+    "if d == 0 then\n"
+    "  redis.call('HDEL', KEYS[1], 'd')\n"
+    "  redis.call('PERSIST', KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"
+    "end\n"
+    NGX_HTTP_RH_LUA_PUT,
+
+    /* delete; KEYS: object, list, expiry; ARGV: deadline, key, S:KEY */
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "if now > tonumber(ARGV[1]) then return -2 end\n"
+    "if redis.call('DEL', KEYS[1]) == 0 then return -1 end\n"
+    "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[3])\n"
+    "return 1\n",
+
+    /*
+     * a page; KEYS: list; ARGV: after, top, the objects' prefix, the
+     * most entries scanned; {more, last place, JSON...}
+     */
+    "local top = tonumber(ARGV[2])\n"
+    "local bound = tonumber(ARGV[4])\n"
+    "local out = {0, ARGV[1]}\n"
+    "local n = 0\n"
+    "local scanned = 0\n"
+    "local from = '(' .. ARGV[1]\n"
+    "while true do\n"
+    "  local m = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf',"
+    " 'WITHSCORES', 'LIMIT', 0, top + 1)\n"
+    "  if #m == 0 then return out end\n"
+    "  for i = 1, #m, 2 do\n"
+    "    local j = redis.call('HGET', ARGV[3] .. m[i], 'j')\n"
+    "    if j then\n"
+    "      if n == top then out[1] = 1 return out end\n"
+    "      n = n + 1\n"
+    "      out[n + 2] = j\n"
+    "      out[2] = m[i + 1]\n"
+    "    end\n"
+    "    scanned = scanned + 1\n"
+    "    from = '(' .. m[i + 1]\n"
+    "    if scanned >= bound then\n"
+    "      out[1] = 1\n"
+    "      out[2] = m[i + 1]\n"
+    "      return out\n"
+    "    end\n"
+    "  end\n"
+    "end\n",
+
+    /*
+     * the sweep and the count; KEYS: expiry, the lists, expired; ARGV:
+     * the objects' prefix, the most swept
+     */
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now,"
+    " 'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "local gone = 0\n"
+    "for _, m in ipairs(due) do\n"
+    "  if redis.call('EXISTS', ARGV[1] .. m) == 0 then\n"
+    "    local s = tonumber(string.sub(m, 1, 1))\n"
+    "    redis.call('ZREM', KEYS[2 + s], string.sub(m, 3))\n"
+    "    gone = gone + 1\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], m)\n"
+    "end\n"
+    "if gone > 0 then redis.call('INCRBY', KEYS[5], gone) end\n"
+    "return {redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),"
+    " redis.call('ZCARD', KEYS[4]),"
+    " tonumber(redis.call('GET', KEYS[5]) or '0')}\n"
+};
+
+
+static u_char  ngx_http_remote_help_redis_sha[NGX_HTTP_RH_SCRIPTS][41];
+
+
+static void ngx_http_remote_help_redis_prefetch(void *backend,
+    ngx_str_t *key);
+static ngx_int_t ngx_http_remote_help_redis_get(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_redis_put(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_redis_remove(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_redis_list(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_redis_count(void *backend,
+    ngx_http_remote_help_op_t *op);
+static void ngx_http_remote_help_redis_cancel_op(void *backend,
+    ngx_http_remote_help_op_t *op);
+static ngx_int_t ngx_http_remote_help_redis_start(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_http_remote_help_op_t *op,
+    ngx_http_remote_help_redis_build_pt build,
+    ngx_http_remote_help_redis_reply_pt handler);
+static ngx_int_t ngx_http_remote_help_redis_format(
+    ngx_http_remote_help_redis_call_t *call, int argc, const char **argv,
+    size_t *lens);
+static ngx_int_t ngx_http_remote_help_redis_object_key(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_http_remote_help_op_t *op,
+    ngx_str_t *key, ngx_str_t *member);
+static ngx_int_t ngx_http_remote_help_redis_get_build(
+    ngx_http_remote_help_redis_call_t *call);
+static void ngx_http_remote_help_redis_got(
+    ngx_http_remote_help_redis_call_t *call, redisReply *reply);
+static ngx_int_t ngx_http_remote_help_redis_put_build(
+    ngx_http_remote_help_redis_call_t *call);
+static void ngx_http_remote_help_redis_put_done(
+    ngx_http_remote_help_redis_call_t *call, redisReply *reply);
+static ngx_int_t ngx_http_remote_help_redis_remove_build(
+    ngx_http_remote_help_redis_call_t *call);
+static void ngx_http_remote_help_redis_removed(
+    ngx_http_remote_help_redis_call_t *call, redisReply *reply);
+static ngx_int_t ngx_http_remote_help_redis_list_build(
+    ngx_http_remote_help_redis_call_t *call);
+static void ngx_http_remote_help_redis_listed(
+    ngx_http_remote_help_redis_call_t *call, redisReply *reply);
+static ngx_int_t ngx_http_remote_help_redis_count_build(
+    ngx_http_remote_help_redis_call_t *call);
+static void ngx_http_remote_help_redis_counted(
+    ngx_http_remote_help_redis_call_t *call, redisReply *reply);
+static void ngx_http_remote_help_redis_answer(
+    ngx_http_remote_help_redis_call_t *call, ngx_int_t rc);
+static void ngx_http_remote_help_redis_keep(
+    ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
+    int64_t death);
+static void ngx_http_remote_help_redis_drop(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t set, ngx_str_t *key);
+static void ngx_http_remote_help_redis_invalidate(void *data, u_char *key,
+    size_t len);
+static void ngx_http_remote_help_redis_flush_zone(void *data);
+static void ngx_http_remote_help_redis_sweep(void *data);
+static void ngx_http_remote_help_redis_figure(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t figure);
+static ngx_int_t ngx_http_remote_help_redis_number(redisReply *r,
+    int64_t *n);
+
+
+ngx_http_remote_help_storage_t  ngx_http_remote_help_redis_storage = {
+    "redis",
+    ngx_http_remote_help_redis_prefetch,
+    ngx_http_remote_help_redis_get,
+    ngx_http_remote_help_redis_put,
+    ngx_http_remote_help_redis_remove,
+    ngx_http_remote_help_redis_list,
+    ngx_http_remote_help_redis_cancel_op,
+    ngx_http_remote_help_redis_count
+};
+
+
+char *
+ngx_http_remote_help_redis_zone_conf(ngx_conf_t *cf,
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_redis_t *redis)
+{
+    u_char                              *p, *h;
+    size_t                               len;
+    ngx_uint_t                           i, k;
+    ngx_sha1_t                           sha1;
+    ngx_atomic_t                      ***stats;
+    ngx_http_remote_help_redis_zone_t   *rz;
+    ngx_http_remote_help_redis_watch_t  *w;
+    u_char                               digest[20];
+
+    rz = ngx_pcalloc(cf->pool, sizeof(ngx_http_remote_help_redis_zone_t));
+    if (rz == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rz->redis = redis;
+    rz->zone = zone;
+    rz->timeout = zone->timeout;
+    rz->expire = zone->expire;
+    rz->cache = redis->cache;
+
+    /*
+     * The zone keeps copies with the moments Redis gave them: its own
+     * lifetimes go by sessionExpirationDateTime, which the copies carry
+     */
+    zone->timeout = 0;
+    zone->expire = 1;
+
+    len = sizeof("{rh:}:") - 1 + zone->name.len;
+
+    p = ngx_pnalloc(cf->pool, 8 * (len + 8));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+#define ngx_http_rh_redis_key(field, fmt, ...)                               \
+    rz->field.data = p;                                                      \
+    p = ngx_sprintf(p, "{rh:%V}:" fmt, &zone->name, ##__VA_ARGS__);          \
+    rz->field.len = p - rz->field.data;
+
+    ngx_http_rh_redis_key(prefix, "");
+    ngx_http_rh_redis_key(counter, "n");
+    ngx_http_rh_redis_key(expiry, "e");
+    ngx_http_rh_redis_key(expired, "x");
+    ngx_http_rh_redis_key(objects, "o:");
+
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        ngx_http_rh_redis_key(list[i], "l:%ui", i);
+        ngx_http_rh_redis_key(object[i], "o:%ui:", i);
+    }
+
+#undef ngx_http_rh_redis_key
+
+    zone->redis = rz;
+    zone->backend.storage = &ngx_http_remote_help_redis_storage;
+
+    redis->used = 1;
+    redis->scripts = ngx_http_remote_help_redis_scripts;
+    redis->nscripts = NGX_HTTP_RH_SCRIPTS;
+
+    w = ngx_array_push(&redis->watches);
+    stats = ngx_array_push(&redis->stats);
+
+    if (w == NULL || stats == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* told of the objects' changes only, not of the lists' */
+    w->prefix = rz->objects;
+    w->data = rz;
+    w->invalidate = ngx_http_remote_help_redis_invalidate;
+    w->flush = ngx_http_remote_help_redis_flush_zone;
+    w->sweep = ngx_http_remote_help_redis_sweep;
+
+    *stats = &rz->stats;
+
+    if (ngx_http_remote_help_redis_sha[0][0] == '\0') {
+        for (k = 0; k < NGX_HTTP_RH_SCRIPTS; k++) {
+            ngx_sha1_init(&sha1);
+            ngx_sha1_update(&sha1, ngx_http_remote_help_redis_scripts[k],
+                            ngx_strlen(ngx_http_remote_help_redis_scripts[k]));
+            ngx_sha1_final(digest, &sha1);
+
+            h = ngx_hex_dump(ngx_http_remote_help_redis_sha[k], digest, 20);
+            *h = '\0';
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_redis_zone_init_process(ngx_array_t *zones)
+{
+    ngx_uint_t                     i;
+    ngx_http_remote_help_zone_t  **zone;
+
+    if (zones == NULL) {
+        return NGX_OK;
+    }
+
+    zone = zones->elts;
+
+    for (i = 0; i < zones->nelts; i++) {
+        if (zone[i]->redis && zone[i]->counters) {
+            zone[i]->redis->stats = zone[i]->counters->backend;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_http_remote_help_redis_zone_name(ngx_http_remote_help_zone_t *zone)
+{
+    return &zone->redis->redis->name;
+}
+
+
+ngx_uint_t
+ngx_http_remote_help_redis_zone_connected(ngx_http_remote_help_zone_t *zone)
+{
+    return ngx_http_remote_help_redis_connected(zone->redis->redis);
+}
+
+
+ngx_uint_t
+ngx_http_remote_help_redis_zone_cache(ngx_http_remote_help_zone_t *zone)
+{
+    return zone->redis->cache;
+}
+
+
+static void
+ngx_http_remote_help_redis_prefetch(void *backend, ngx_str_t *key)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    if (zone->redis->cache) {
+        ngx_http_remote_help_store_prefetch(zone, key);
+    }
+}
+
+
+/* a copy, while every change is heard of; or Redis's */
+
+static ngx_int_t
+ngx_http_remote_help_redis_get(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    ngx_http_remote_help_redis_zone_t  *rz;
+
+    rz = zone->redis;
+
+    if (rz->cache && ngx_http_remote_help_redis_fresh(rz->redis)) {
+
+        if (ngx_http_remote_help_store_get(zone, op) == NGX_OK) {
+            ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_HITS);
+            return NGX_OK;
+        }
+
+        ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_MISSES);
+    }
+
+    return ngx_http_remote_help_redis_start(rz, op,
+                                        ngx_http_remote_help_redis_get_build,
+                                        ngx_http_remote_help_redis_got);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_put(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    return ngx_http_remote_help_redis_start(zone->redis, op,
+                                        ngx_http_remote_help_redis_put_build,
+                                        ngx_http_remote_help_redis_put_done);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_remove(void *backend,
+    ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    return ngx_http_remote_help_redis_start(zone->redis, op,
+                                     ngx_http_remote_help_redis_remove_build,
+                                     ngx_http_remote_help_redis_removed);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_list(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    return ngx_http_remote_help_redis_start(zone->redis, op,
+                                       ngx_http_remote_help_redis_list_build,
+                                       ngx_http_remote_help_redis_listed);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_count(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_zone_t *zone = backend;
+
+    return ngx_http_remote_help_redis_start(zone->redis, op,
+                                      ngx_http_remote_help_redis_count_build,
+                                      ngx_http_remote_help_redis_counted);
+}
+
+
+static void
+ngx_http_remote_help_redis_cancel_op(void *backend,
+    ngx_http_remote_help_op_t *op)
+{
+    if (op->backend_data) {
+        ngx_http_remote_help_redis_cancel(op->backend_data);
+        op->backend_data = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_start(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_op_t *op, ngx_http_remote_help_redis_build_pt build,
+    ngx_http_remote_help_redis_reply_pt handler)
+{
+    ngx_int_t                           rc;
+    ngx_http_remote_help_redis_call_t  *call;
+
+    call = ngx_http_remote_help_redis_call(rz->redis, op);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->data = rz;
+    call->build = build;
+    call->handler = handler;
+
+    if (op) {
+        op->backend_data = call;
+    }
+
+    rc = ngx_http_remote_help_redis_send(call);
+
+    if (rc != NGX_AGAIN && op) {
+        op->backend_data = NULL;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_format(ngx_http_remote_help_redis_call_t *call,
+    int argc, const char **argv, size_t *lens)
+{
+    int  len;
+
+    len = redisFormatCommandArgv(&call->cmd, argc, argv, lens);
+
+    if (len < 0) {
+        call->cmd = NULL;
+        return NGX_ERROR;
+    }
+
+    call->len = len;
+
+    return NGX_OK;
+}
+
+
+/* PREFIX o:S:KEY, and S:KEY, the object's entry in the expiry set */
+
+static ngx_int_t
+ngx_http_remote_help_redis_object_key(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_op_t *op, ngx_str_t *key, ngx_str_t *member)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(op->pool, rz->object[op->set].len + op->key.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = ngx_cpymem(p, rz->object[op->set].data,
+                          rz->object[op->set].len)
+               - p;
+    key->len = ngx_cpymem(p + key->len, op->key.data, op->key.len) - p;
+
+    /* "S:KEY" is the object key's tail */
+    member->data = key->data + rz->objects.len;
+    member->len = key->len - rz->objects.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_get_build(ngx_http_remote_help_redis_call_t *call)
+{
+    ngx_str_t    key, member;
+    const char  *argv[6];
+    size_t       lens[6];
+
+    if (ngx_http_remote_help_redis_object_key(call->data, call->op, &key,
+                                              &member)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "HMGET"; lens[0] = 5;
+    argv[1] = (char *) key.data; lens[1] = key.len;
+    argv[2] = "j"; lens[2] = 1;
+    argv[3] = "s"; lens[3] = 1;
+    argv[4] = "v"; lens[4] = 1;
+    argv[5] = "d"; lens[5] = 1;
+
+    return ngx_http_remote_help_redis_format(call, 6, argv, lens);
+}
+
+
+static void
+ngx_http_remote_help_redis_got(ngx_http_remote_help_redis_call_t *call,
+    redisReply *reply)
+{
+    size_t                              spans;
+    int64_t                             version, death;
+    redisReply                        **e;
+    ngx_http_remote_help_op_t          *op;
+    ngx_http_remote_help_redis_zone_t  *rz;
+
+    op = call->op;
+    rz = call->data;
+
+    if (reply == NULL) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+        goto broken;
+    }
+
+    e = reply->element;
+
+    if (e[0]->type == REDIS_REPLY_NIL) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_MISSING);
+        return;
+    }
+
+    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
+
+    if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING
+        || (size_t) e[1]->len != spans
+        || ngx_http_remote_help_redis_number(e[2], &version) != NGX_OK)
+    {
+        goto broken;
+    }
+
+    death = 0;
+
+    if (e[3]->type != REDIS_REPLY_NIL) {
+        if (ngx_http_remote_help_redis_number(e[3], &death) != NGX_OK) {
+            goto broken;
+        }
+
+        /* gone by its moment, whether Redis removed it yet or not */
+        if (death <= ngx_http_remote_help_redis_now(rz->redis)) {
+            ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_MISSING);
+            return;
+        }
+    }
+
+    op->json.len = e[0]->len;
+    op->json.data = ngx_pnalloc(op->pool, op->json.len);
+    if (op->json.data == NULL) {
+        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+        return;
+    }
+
+    ngx_memcpy(op->json.data, e[0]->str, op->json.len);
+    ngx_memcpy(op->spans, e[1]->str, spans);
+    op->seq = (uint64_t) version;
+
+    ngx_http_remote_help_redis_keep(rz, call, op, death);
+
+    ngx_http_remote_help_redis_answer(call, NGX_OK);
+    return;
+
+broken:
+
+    ngx_log_error(NGX_LOG_ERR, call->redis->log, 0,
+                  "remote_help_redis \"%V\": the object \"%V\" in Redis is "
+                  "not one this module wrote", &call->redis->name, &op->key);
+
+    ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_put_build(ngx_http_remote_help_redis_call_t *call)
+{
+    int                                 argc;
+    ngx_str_t                           key, member;
+    ngx_uint_t                          update, s;
+    ngx_http_remote_help_op_t          *op;
+    ngx_http_remote_help_redis_zone_t  *rz;
+    const char                         *argv[16];
+    size_t                              lens[16];
+    u_char                              deadline[NGX_INT64_LEN];
+    u_char                              timeout[NGX_INT64_LEN];
+    u_char                              until[NGX_INT64_LEN];
+    u_char                              version[NGX_INT64_LEN];
+
+    op = call->op;
+    rz = call->data;
+    update = (op->seq != NGX_HTTP_RH_CREATE);
+    s = update ? NGX_HTTP_RH_SCRIPT_UPDATE : NGX_HTTP_RH_SCRIPT_CREATE;
+
+    if (ngx_http_remote_help_redis_object_key(rz, op, &key, &member)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    argc = 0;
+
+#define ngx_http_rh_arg(d, l)                                                \
+    argv[argc] = (const char *) (d); lens[argc++] = (l)
+
+    ngx_http_rh_arg("EVALSHA", 7);
+    ngx_http_rh_arg(ngx_http_remote_help_redis_sha[s], 40);
+    ngx_http_rh_arg("4", 1);
+    ngx_http_rh_arg(key.data, key.len);
+    ngx_http_rh_arg(rz->list[op->set].data, rz->list[op->set].len);
+    ngx_http_rh_arg(rz->counter.data, rz->counter.len);
+    ngx_http_rh_arg(rz->expiry.data, rz->expiry.len);
+    ngx_http_rh_arg(deadline, ngx_sprintf(deadline, "%L",
+                        ngx_http_remote_help_redis_deadline(call))
+                              - deadline);
+    ngx_http_rh_arg(timeout, ngx_sprintf(timeout, "%M", rz->timeout)
+                             - timeout);
+    ngx_http_rh_arg(until, ngx_sprintf(until, "%L", op->until) - until);
+    ngx_http_rh_arg(rz->expire ? "1" : "0", 1);
+    ngx_http_rh_arg(op->json.data, op->json.len);
+    ngx_http_rh_arg(op->spans, 8 * (size_t) ngx_rh_sets[op->set].nprops);
+    ngx_http_rh_arg(op->key.data, op->key.len);
+    ngx_http_rh_arg(member.data, member.len);
+
+    if (update) {
+        ngx_http_rh_arg(version, ngx_sprintf(version, "%uL", op->seq)
+                                 - version);
+    }
+
+    return ngx_http_remote_help_redis_format(call, argc, argv, lens);
+}
+
+
+static void
+ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
+    redisReply *reply)
+{
+    int64_t                             version, death;
+    ngx_http_remote_help_op_t          *op;
+    ngx_http_remote_help_redis_zone_t  *rz;
+
+    op = call->op;
+    rz = call->data;
+
+    if (reply == NULL) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || ngx_http_remote_help_redis_number(reply->element[0], &version)
+           != NGX_OK)
+    {
+        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+        return;
+    }
+
+    switch (version) {
+
+    case -1:
+        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+        ngx_http_remote_help_redis_answer(call,
+                                          (op->seq == NGX_HTTP_RH_CREATE)
+                                          ? NGX_HTTP_RH_EXISTS
+                                          : NGX_HTTP_RH_MISSING);
+        return;
+
+    case -2:
+        /* the deadline passed before it ran: nothing was made */
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+
+    case -3:
+        /* made from a version that is not the last: read again */
+        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_CHANGED);
+        return;
+    }
+
+    if (reply->elements != 2
+        || ngx_http_remote_help_redis_number(reply->element[1], &death)
+           != NGX_OK)
+    {
+        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+        return;
+    }
+
+    op->seq = (uint64_t) version;
+
+    /*
+     * This connection is not told of its own changes (NOLOOP): the copy
+     * is the new version, or none
+     */
+
+    if (death && death <= ngx_http_remote_help_redis_now(rz->redis)) {
+        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+
+    } else {
+        ngx_http_remote_help_redis_keep(rz, call, op, death);
+    }
+
+    ngx_http_remote_help_redis_answer(call, NGX_OK);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_remove_build(
+    ngx_http_remote_help_redis_call_t *call)
+{
+    int                                 argc;
+    ngx_str_t                           key, member;
+    ngx_http_remote_help_op_t          *op;
+    ngx_http_remote_help_redis_zone_t  *rz;
+    const char                         *argv[9];
+    size_t                              lens[9];
+    u_char                              deadline[NGX_INT64_LEN];
+
+    op = call->op;
+    rz = call->data;
+
+    if (ngx_http_remote_help_redis_object_key(rz, op, &key, &member)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    argc = 0;
+
+    ngx_http_rh_arg("EVALSHA", 7);
+    ngx_http_rh_arg(ngx_http_remote_help_redis_sha[NGX_HTTP_RH_SCRIPT_DELETE],
+                    40);
+    ngx_http_rh_arg("3", 1);
+    ngx_http_rh_arg(key.data, key.len);
+    ngx_http_rh_arg(rz->list[op->set].data, rz->list[op->set].len);
+    ngx_http_rh_arg(rz->expiry.data, rz->expiry.len);
+    ngx_http_rh_arg(deadline, ngx_sprintf(deadline, "%L",
+                        ngx_http_remote_help_redis_deadline(call))
+                              - deadline);
+    ngx_http_rh_arg(op->key.data, op->key.len);
+    ngx_http_rh_arg(member.data, member.len);
+
+    return ngx_http_remote_help_redis_format(call, argc, argv, lens);
+}
+
+
+static void
+ngx_http_remote_help_redis_removed(ngx_http_remote_help_redis_call_t *call,
+    redisReply *reply)
+{
+    int64_t                             rc;
+    ngx_http_remote_help_op_t          *op;
+    ngx_http_remote_help_redis_zone_t  *rz;
+
+    op = call->op;
+    rz = call->data;
+
+    if (reply == NULL) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+    }
+
+    if (ngx_http_remote_help_redis_number(reply, &rc) != NGX_OK) {
+        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+        return;
+    }
+
+    if (rc == -2) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+    }
+
+    ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+
+    op->seq = 0;
+
+    ngx_http_remote_help_redis_answer(call, (rc == 1) ? NGX_OK
+                                                      : NGX_HTTP_RH_MISSING);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_list_build(ngx_http_remote_help_redis_call_t *call)
+{
+    int                                 argc;
+    ngx_http_remote_help_op_t          *op;
+    ngx_http_remote_help_redis_zone_t  *rz;
+    const char                         *argv[8];
+    size_t                              lens[8];
+    u_char                              after[NGX_INT64_LEN];
+    u_char                              top[NGX_INT64_LEN];
+    u_char                              bound[NGX_INT64_LEN];
+
+    op = call->op;
+    rz = call->data;
+    argc = 0;
+
+    ngx_http_rh_arg("EVALSHA", 7);
+    ngx_http_rh_arg(ngx_http_remote_help_redis_sha[NGX_HTTP_RH_SCRIPT_LIST],
+                    40);
+    ngx_http_rh_arg("1", 1);
+    ngx_http_rh_arg(rz->list[op->set].data, rz->list[op->set].len);
+    ngx_http_rh_arg(after, ngx_sprintf(after, "%uL", op->after) - after);
+    ngx_http_rh_arg(top, ngx_sprintf(top, "%ui", op->top) - top);
+    ngx_http_rh_arg(rz->object[op->set].data, rz->object[op->set].len);
+    ngx_http_rh_arg(bound, ngx_sprintf(bound, "%ui",
+                                       NGX_HTTP_RH_LIST_SCAN * op->top
+                                       + NGX_HTTP_RH_SWEEP_MAX)
+                           - bound);
+
+    return ngx_http_remote_help_redis_format(call, argc, argv, lens);
+}
+
+
+static void
+ngx_http_remote_help_redis_listed(ngx_http_remote_help_redis_call_t *call,
+    redisReply *reply)
+{
+    int64_t                     more, last;
+    ngx_str_t                  *item;
+    ngx_uint_t                  i;
+    redisReply                 *e;
+    ngx_http_remote_help_op_t  *op;
+
+    op = call->op;
+
+    if (reply == NULL) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+        || ngx_http_remote_help_redis_number(reply->element[0], &more)
+           != NGX_OK
+        || ngx_http_remote_help_redis_number(reply->element[1], &last)
+           != NGX_OK)
+    {
+        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+        return;
+    }
+
+    for (i = 2; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING) {
+            ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+            return;
+        }
+
+        item = ngx_array_push(op->items);
+        if (item == NULL) {
+            ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+            return;
+        }
+
+        item->len = e->len;
+        item->data = ngx_pnalloc(op->pool, item->len);
+        if (item->data == NULL) {
+            ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+            return;
+        }
+
+        ngx_memcpy(item->data, e->str, item->len);
+    }
+
+    op->more = (more == 1);
+    op->last = (uint64_t) last;
+
+    ngx_http_remote_help_redis_answer(call, NGX_OK);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_redis_count_build(
+    ngx_http_remote_help_redis_call_t *call)
+{
+    int                                 argc;
+    ngx_uint_t                          i;
+    ngx_http_remote_help_redis_zone_t  *rz;
+    const char                         *argv[12];
+    size_t                              lens[12];
+    u_char                              max[NGX_INT64_LEN];
+
+    rz = call->data;
+    argc = 0;
+
+    ngx_http_rh_arg("EVALSHA", 7);
+    ngx_http_rh_arg(ngx_http_remote_help_redis_sha[NGX_HTTP_RH_SCRIPT_COUNT],
+                    40);
+    ngx_http_rh_arg("5", 1);
+    ngx_http_rh_arg(rz->expiry.data, rz->expiry.len);
+
+    for (i = 0; i < NGX_RH_NSETS; i++) {
+        ngx_http_rh_arg(rz->list[i].data, rz->list[i].len);
+    }
+
+    ngx_http_rh_arg(rz->expired.data, rz->expired.len);
+    ngx_http_rh_arg(rz->objects.data, rz->objects.len);
+    ngx_http_rh_arg(max, ngx_sprintf(max, "%ui", NGX_HTTP_RH_SWEEP_MAX)
+                         - max);
+
+#undef ngx_http_rh_arg
+
+    return ngx_http_remote_help_redis_format(call, argc, argv, lens);
+}
+
+
+static void
+ngx_http_remote_help_redis_counted(ngx_http_remote_help_redis_call_t *call,
+    redisReply *reply)
+{
+    int64_t                     n;
+    ngx_uint_t                  i;
+    ngx_http_remote_help_op_t  *op;
+
+    op = call->op;
+
+    if (reply == NULL) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_RH_NSETS + 1)
+    {
+        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+        return;
+    }
+
+    for (i = 0; i <= NGX_RH_NSETS; i++) {
+        if (ngx_http_remote_help_redis_number(reply->element[i], &n)
+            != NGX_OK)
+        {
+            ngx_http_remote_help_redis_answer(call, NGX_ERROR);
+            return;
+        }
+
+        if (i < NGX_RH_NSETS) {
+            op->objects[i] = (ngx_uint_t) n;
+
+        } else {
+            op->expired = (ngx_uint_t) n;
+        }
+    }
+
+    ngx_http_remote_help_redis_answer(call, NGX_OK);
+}
+
+
+/* the op answered, from the event loop (a reply, or its deadline) */
+
+static void
+ngx_http_remote_help_redis_answer(ngx_http_remote_help_redis_call_t *call,
+    ngx_int_t rc)
+{
+    ngx_http_remote_help_op_t  *op;
+
+    op = call->op;
+
+    if (op == NULL) {
+        return;
+    }
+
+    call->op = NULL;
+    op->backend_data = NULL;
+    op->rc = rc;
+
+    op->done(op);
+}
+
+
+/*
+ * A copy of what Redis answered, unless a change was heard of since the
+ * call was sent (it may be of this object, and older than the answer)
+ */
+
+static void
+ngx_http_remote_help_redis_keep(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
+    int64_t death)
+{
+    ngx_http_remote_help_record_t  rec;
+
+    if (!rz->cache) {
+        return;
+    }
+
+    if (call->inval != rz->redis->inval
+        || !ngx_http_remote_help_redis_fresh(rz->redis))
+    {
+        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+        return;
+    }
+
+    ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
+
+    rec.op = NGX_HTTP_RH_OP_PUT;
+    rec.set = op->set;
+    rec.key = op->key;
+    rec.seq = NGX_HTTP_RH_REPLAY | op->seq;
+    rec.nprops = ngx_rh_sets[op->set].nprops;
+    rec.spans = op->spans;
+    rec.json = op->json;
+    rec.written = ngx_http_rh_now();
+
+    /* the zone's own lifetimes go by this alone: the moment Redis has */
+    rec.until = death ? death - rz->redis->offset : 0;
+
+    if (ngx_http_remote_help_store_put(rz->zone, &rec, 0) != NGX_OK) {
+        /* no room: it is not kept, and no older copy either */
+        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+    }
+}
+
+
+static void
+ngx_http_remote_help_redis_drop(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_uint_t set, ngx_str_t *key)
+{
+    uint64_t  written;
+
+    if (rz->cache) {
+        (void) ngx_http_remote_help_store_delete(rz->zone, set, key, 0, 0,
+                                                 &written);
+    }
+}
+
+
+/* "S:KEY", after the objects' prefix, changed */
+
+static void
+ngx_http_remote_help_redis_invalidate(void *data, u_char *key, size_t len)
+{
+    ngx_http_remote_help_redis_zone_t *rz = data;
+
+    ngx_str_t   k;
+    ngx_uint_t  set;
+
+    if (len < 3 || key[1] != ':' || key[0] < '0'
+        || key[0] >= '0' + NGX_RH_NSETS)
+    {
+        return;
+    }
+
+    set = key[0] - '0';
+    k.data = key + 2;
+    k.len = len - 2;
+
+    ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_INVALIDATIONS);
+    ngx_http_remote_help_redis_drop(rz, set, &k);
+}
+
+
+static void
+ngx_http_remote_help_redis_flush_zone(void *data)
+{
+    ngx_http_remote_help_redis_zone_t *rz = data;
+
+    ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_FLUSHES);
+    ngx_http_remote_help_store_clear(rz->zone);
+}
+
+
+/* what expired, out of the listings (a call none waits for) */
+
+static void
+ngx_http_remote_help_redis_sweep(void *data)
+{
+    (void) ngx_http_remote_help_redis_start(data, NULL,
+                                      ngx_http_remote_help_redis_count_build,
+                                      NULL);
+}
+
+
+static void
+ngx_http_remote_help_redis_figure(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_uint_t figure)
+{
+    if (rz->stats) {
+        (void) ngx_atomic_fetch_add(&rz->stats[figure], 1);
+    }
+}
+
+
+/* an integer, or a string of one (a score, a hash field) */
+
+static ngx_int_t
+ngx_http_remote_help_redis_number(redisReply *r, int64_t *n)
+{
+    u_char    *p, *end;
+    int64_t    v;
+    ngx_int_t  neg;
+
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *n = r->integer;
+        return NGX_OK;
+    }
+
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 19) {
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) r->str;
+    end = p + r->len;
+    neg = (*p == '-');
+
+    if (neg) {
+        p++;
+    }
+
+    if (p == end) {
+        return NGX_ERROR;
+    }
+
+    for (v = 0; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + (*p - '0');
+    }
+
+    *n = neg ? -v : v;
+
+    return NGX_OK;
+}
