@@ -49,8 +49,6 @@ static ngx_int_t ngx_http_remote_help_item(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_item_done(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
-static ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
 
 ngx_int_t
@@ -569,7 +567,9 @@ ngx_http_remote_help_item_done(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+/* a backend's failure: 500 (state file), 503 (resize, backend down) */
+
+ngx_int_t
 ngx_http_remote_help_failed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
 {
@@ -585,6 +585,20 @@ ngx_http_remote_help_failed(ngx_http_request_t *r,
                                "could not be written; the zone takes no "
                                "writes until nginx is restarted.",
                                &rlcf->shm_zone->shm.name);
+    }
+
+    if (rc == NGX_HTTP_RH_UNAVAILABLE) {
+        h = ngx_http_remote_help_add_header(r, "Retry-After",
+                                            (u_char *) "1", 1);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_remote_help_error(r, ctx,
+                               NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "The backend of remote_help_zone \"%V\" "
+                               "did not answer in time; nothing was "
+                               "changed.", &rlcf->shm_zone->shm.name);
     }
 
     if (rc == NGX_HTTP_RH_RETIRED) {

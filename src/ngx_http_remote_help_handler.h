@@ -18,5 +18,9 @@
 
 ngx_int_t ngx_http_remote_help_handler(ngx_http_request_t *r);
 
+/* the response to a backend's failure rc (500, or 503 with Retry-After) */
+ngx_int_t ngx_http_remote_help_failed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+
 
 #endif /* _NGX_HTTP_REMOTE_HELP_HANDLER_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 #include "ngx_http_remote_help_pool.h"
 #include "ngx_http_remote_help_reply.h"
 #include "ngx_http_remote_help_storage.h"
+#include "ngx_http_remote_help_handler.h"
 #include "ngx_http_remote_help_uri.h"
 
 
@@ -144,7 +145,7 @@ ngx_http_remote_help_listed(ngx_http_request_t *r,
     yajl_alloc_funcs   afs;
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_remote_help_failed(r, ctx, rc);
     }
 
     last = ctx->op.last;

@@ -279,7 +279,7 @@ sub stop {
     my ($self, $signal) = @_;
     my $pid = delete $self->{master} or return;
 
-    @RUNNING = grep { $_ != $self } @RUNNING;
+    @RUNNING = grep { defined $_ && $_ != $self } @RUNNING;
 
     kill $signal // 'QUIT', $pid;
 
@@ -305,7 +305,7 @@ sub crash {
     my @all = ($pid, $self->workers());
     delete $self->{master};
 
-    @RUNNING = grep { $_ != $self } @RUNNING;
+    @RUNNING = grep { defined $_ && $_ != $self } @RUNNING;
 
     kill 'KILL', @all;
     waitpid($pid, 0);
@@ -337,7 +337,8 @@ sub DESTROY {
 END {
     local $?;
     # forked clients leave the server to the process that started it
-    $_->stop() for grep { ($_->{owner} // 0) == $$ } @RUNNING;
+    my @mine = grep { ($_->{owner} // 0) == $$ } @RUNNING;
+    $_->stop() for @mine;
 }
 
 # one request on its own connection: { status, headers (lower-case

@@ -1,0 +1,470 @@
+#!/usr/bin/perl
+
+# A fleet of gateways with one truth in Redis (remote_help_redis,
+# remote_help_zone ... backend=): each test starts its own redis-server
+# and several nginx instances on free ports.  Every gateway answers as
+# one server (create anywhere, read everywhere; one 201 and one 409 for
+# a race on a key; concurrent PATCHes lose nothing; DELETE is 404
+# everywhere; listings and their nextLinks are the same on all); copies
+# (cache=on) follow a change made anywhere within 100 ms; lifetimes hold
+# fleet-wide; Redis paused, killed or restarted empty, its scripts
+# flushed, the invalidation connection killed, a password: each gets its
+# defined answer, and nothing a client got 503 for is made later.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(time sleep);
+use RHTest qw(json_decode uri_escape);
+use RHRedis;
+
+plan skip_all => 'redis-server is not installed (apt-get install '
+    . 'redis-server)' unless RHRedis::available();
+
+my $acc = '/beta/RequestRemoteHelpSessionAccessResponse';
+my $ret = '/beta/RemoteHelpSessionRetrieveResponse';
+my $ext = '/beta/ExtendRemoteHelpSessionResponse';
+
+my $NCHAN = '/usr/lib/nginx/modules/ngx_nchan_module.so';
+
+# a gateway of the fleet; %opts: redis (server=), params (more of
+# remote_help_redis), zone (more of remote_help_zone), workers, main
+sub gateway {
+    my ($redis, %opts) = @_;
+
+    my $t = RHTest->new(workers => $opts{workers} // 2);
+    my $server = $opts{server} // ('server=' . $redis->address);
+    my $params = $opts{params} // '';
+    my $zone = $opts{zone} // '';
+
+    $t->config(
+        main => $opts{main} // '',
+        zone => "remote_help_redis fleet $server $params;\n"
+            . "    remote_help_zone zone=rh:4m backend=fleet $zone;",
+        server => 'location /beta/ { remote_help rh; }
+        location = /status { remote_help_status rh; }
+        location = /plain { return 200 "plain\n"; }',
+    );
+
+    return $t->start() if !$opts{no_start};
+    return $t;
+}
+
+# polls $code until it returns true, for $secs at most; returns the time
+# it took, or undef
+sub within {
+    my ($secs, $code) = @_;
+    my $start = time();
+    while (time() - $start < $secs) {
+        return time() - $start if $code->();
+        sleep 0.005;
+    }
+    return undef;
+}
+
+sub doc {
+    my ($r) = @_;
+    return $r->{status} == 200 ? eval { json_decode($r->{body}) } : undef;
+}
+
+sub status_of {
+    my ($t) = @_;
+    my $r = $t->get('/status', auth => undef);
+    return $r->{status} == 200 ? json_decode($r->{body}) : {};
+}
+
+# the gateways answer once they are connected
+sub ready {
+    my (@t) = @_;
+    for my $t (@t) {
+        within(10, sub { (status_of($t)->{backend}{connected} // 0) })
+            or return 0;
+    }
+    return 1;
+}
+
+
+# configuration: nginx -t needs no Redis; what cannot work is refused
+
+{
+    my $t = RHTest->new();
+    my $port = RHTest::free_port();
+
+    $t->config(zone => "remote_help_redis r server=127.0.0.1:$port;\n"
+        . "remote_help_zone zone=rh:4m backend=r timeout=1h expire=on;");
+    my ($rc, $out) = $t->test_config();
+    is($rc, 0, 'nginx -t passes with no Redis listening') or diag $out;
+
+    my @bad = (
+        ["remote_help_redis r server=127.0.0.1:$port;\n"
+            . 'remote_help_zone zone=rh:4m backend=r state=%%PREFIX%%/s;',
+         qr/"state" and "backend" cannot be used together/, 'state='],
+        ['remote_help_zone zone=rh:4m backend=nope;',
+         qr/unknown remote_help_redis "nope"/, 'an unknown backend'],
+        ['remote_help_redis r server=localhost:6379;'
+            . 'remote_help_zone zone=rh:4m backend=r;',
+         qr/is not an IP address/, 'a name, not an address'],
+        ['remote_help_redis r db=1;'
+            . 'remote_help_zone zone=rh:4m backend=r;',
+         qr/must have "server" parameter/, 'no server='],
+        ["remote_help_redis r server=127.0.0.1:$port cache=maybe;"
+            . 'remote_help_zone zone=rh:4m backend=r;',
+         qr/invalid parameter "cache=maybe"/, 'cache=maybe'],
+        ["remote_help_redis r server=127.0.0.1:$port timeout=0;"
+            . 'remote_help_zone zone=rh:4m backend=r;',
+         qr/invalid parameter "timeout=0"/, 'timeout=0'],
+        ["remote_help_redis r server=127.0.0.1:$port "
+            . 'password_file=/nonexistent/pw;'
+            . 'remote_help_zone zone=rh:4m backend=r;',
+         qr/nonexistent\/pw/, 'a password file that is not there'],
+    );
+
+    for my $case (@bad) {
+        my ($zone, $re, $what) = @$case;
+        $t->config(zone => $zone);
+        my ($rc, $out) = $t->test_config();
+        ok($rc != 0 && $out =~ $re, "nginx -t refuses $what") or diag $out;
+    }
+}
+
+
+# started before Redis: 503 with Retry-After, then connected by itself
+
+{
+    my $port = RHTest::free_port();
+    my $t = gateway(undef, server => "server=127.0.0.1:$port",
+                    params => 'timeout=300ms');
+
+    my $start = time();
+    my $r = $t->post($acc, { sessionKey => 'early' });
+    my $took = time() - $start;
+    is($r->{status}, 503, 'Redis not there: 503');
+    like($r->{body}, qr/"code":"ServiceUnavailable"/, '... ServiceUnavailable');
+    ok(defined $r->{headers}{'retry-after'}, '... with Retry-After');
+    cmp_ok($took, '<', 1, '... at once, not after a timeout');
+    is($t->get('/plain')->{status}, 200, 'other locations answer');
+
+    my $redis = RHRedis->new(port => $port);
+
+    my $lag = within(10, sub {
+        $t->post($acc, { sessionKey => 'early' })->{status} == 201 });
+    ok(defined $lag, 'Redis up: the gateway connects by itself')
+        and cmp_ok($lag, '<', 5, '... within a few seconds');
+    is($t->get("$acc/early")->{status}, 200, '... and serves from it');
+}
+
+
+# the fleet: two gateways with copies (cache=on), one without
+
+my $redis = RHRedis->new();
+my $a = gateway($redis);
+my $b = gateway($redis);
+my $c = gateway($redis, params => 'cache=off');
+ok(ready($a, $b, $c), 'three gateways connected');
+
+{
+    my $r = $a->post($acc, { sessionKey => 'k1', sessionType => 'viewScreen',
+                             pubSubEncryptionKey => 'a' });
+    is($r->{status}, 201, 'created through A');
+
+    for my $g ([$b, 'B'], [$c, 'C']) {
+        my $d = doc($g->[0]->get("$acc/k1"));
+        is($d && $d->{pubSubEncryptionKey}, 'a', "read through $g->[1]");
+    }
+
+    $r = $b->post($acc, { sessionKey => 'k1' });
+    is($r->{status}, 409, 'a POST of the key through B: 409');
+    like($r->{body}, qr/already exists/, '... Graph\'s Conflict');
+
+    # B has a copy now; a PATCH through C reaches it within 100 ms
+    doc($b->get("$acc/k1")) for 1 .. 3;
+    $r = $c->patch("$acc/k1", { pubSubEncryptionKey => 'c' });
+    is($r->{status}, 200, 'PATCH through C');
+    my $lag = within(2, sub {
+        ((doc($b->get("$acc/k1")) // {})->{pubSubEncryptionKey} // '')
+            eq 'c' });
+    ok(defined $lag && $lag <= 0.1, 'B\'s copy follows within 100 ms')
+        or diag 'lag ' . ($lag // 'none');
+    diag sprintf('invalidation seen after %.1f ms', 1000 * $lag) if $lag;
+
+    # any Redis client's change reaches the copies too
+    (my $json = $a->get("$acc/k1")->{body}) =~ s/"c"/"outside"/;
+    $redis->cmd('HSET', '{rh:rh}:o:1:k1', 'j', $json);
+    $lag = within(2, sub {
+        ((doc($a->get("$acc/k1")) // {})->{pubSubEncryptionKey} // '')
+            eq 'outside' });
+    ok(defined $lag && $lag <= 0.1, 'a change by redis-cli reaches A too');
+
+    $r = $a->delete("$acc/k1");
+    is($r->{status}, 204, 'DELETE through A');
+    $lag = within(2, sub { $b->get("$acc/k1")->{status} == 404 });
+    ok(defined $lag && $lag <= 0.1, '... 404 through B within 100 ms');
+    is($c->get("$acc/k1")->{status}, 404, '... 404 through C at once');
+    is($c->delete("$acc/k1")->{status}, 404, '... a second DELETE: 404');
+    is($b->patch("$acc/k1", { pubSubEncryption => 'x' })->{status}, 404,
+       '... a PATCH: 404');
+
+    my $s = status_of($b);
+    ok($s->{backend}{cache_hits} > 0, 'B answered reads from its copies')
+        or diag explain $s->{backend};
+    ok($s->{backend}{invalidations} > 0, '... and was told of changes');
+}
+
+
+# races: two gateways POST one key at once, PATCH one object at once
+
+{
+    my $n = 20;
+    my $dir = $a->dir;
+
+    RHTest::clients(2, sub {
+        my ($i) = @_;
+        my $g = $i == 1 ? $a : $b;
+        open my $fh, '>', "$dir/race-$i" or return 1;
+        for my $k (1 .. $n) {
+            my $r = $g->post($ext, { sessionKey => "race$k" });
+            print $fh "$k $r->{status}\n";
+        }
+        close $fh;
+        return 0;
+    });
+
+    my %got;
+    for my $i (1, 2) {
+        open my $fh, '<', "$dir/race-$i" or die $!;
+        while (<$fh>) {
+            my ($k, $status) = split;
+            push @{ $got{$k} }, $status;
+        }
+    }
+
+    my $bad = grep {
+        join(',', sort @{ $got{$_} // [] }) ne '201,409' } 1 .. $n;
+    is($bad, 0, "$n keys POSTed by two gateways at once: one 201, one 409");
+
+    is($a->post($ret, { sessionKey => 'p', deviceName => 'd0',
+                        acsGroupId => 'g0' })->{status}, 201, 'an object');
+
+    my $rounds = 25;
+    my $failed = RHTest::clients(2, sub {
+        my ($i) = @_;
+        my ($g, $prop) = $i == 1 ? ($a, 'deviceName') : ($b, 'acsGroupId');
+        my $bad = 0;
+        for my $k (1 .. $rounds) {
+            $bad++ unless $g->patch("$ret/p", { $prop => "v$k" })->{status}
+                == 200;
+        }
+        return $bad;
+    });
+    is($failed, 0, 'PATCHes of two properties through two gateways');
+
+    my $d = doc($c->get("$ret/p"));
+    is($d && "$d->{deviceName} $d->{acsGroupId}", "v$rounds v$rounds",
+       '... neither change lost');
+}
+
+
+# listings: the same on every gateway, a nextLink continues on another
+
+{
+    my %want;
+    for my $i (1 .. 7) {
+        my $g = ($a, $b, $c)[$i % 3];
+        is($g->post($ext, { sessionKey => "list$i" })->{status}, 201,
+           "list$i created") or next;
+        $want{"list$i"} = 1;
+    }
+
+    my @gateways = ($a, $b, $c);
+    my @page;
+    my ($path, $pages, %seen, $dups) = ("$ext?\$top=4", 0);
+
+    while (defined $path && $pages < 20) {
+        my $g = $gateways[$pages % 3];
+        my $r = $g->get($path);
+        last unless $r->{status} == 200;
+        my $d = json_decode($r->{body});
+        $pages++;
+        for my $o (@{ $d->{value} }) {
+            $dups++ if $seen{ $o->{sessionKey} }++;
+        }
+        $path = $d->{'@odata.nextLink'};
+        $path =~ s{^http://[^/]+}{} if defined $path;
+    }
+
+    my @listed = grep { /^(list|race)/ } keys %seen;
+    is(scalar(@listed), 7 + 20, 'pages taken from three gateways in turn '
+       . 'list every object');
+    ok(!$dups, '... each once');
+    cmp_ok($pages, '>=', 7, '... over several pages');
+
+    my @all = map { join ',', map { $_->{sessionKey} }
+                    @{ ($_->list_all($ext))[0] } } $a, $b, $c;
+    ok($all[0] eq $all[1] && $all[1] eq $all[2],
+       'the same listing from every gateway');
+
+    my $s = status_of($b);
+    is($s->{objects}{ExtendRemoteHelpSessionResponse}, 27,
+       'the status counts the fleet\'s objects');
+    ok($s->{backend}{connected}, '... connected');
+    like($b->get('/status?format=prometheus', auth => undef)->{body},
+         qr/nginx_remote_help_backend_connected\{zone="rh",backend="fleet"\} 1/,
+         '... and in Prometheus');
+}
+
+
+# lifetimes hold fleet-wide
+
+{
+    my $redis2 = RHRedis->new();
+    my $x = gateway($redis2, zone => 'timeout=1s');
+    my $y = gateway($redis2, zone => 'timeout=1s expire=on');
+    ok(ready($x, $y), 'two gateways with lifetimes');
+
+    is($x->post($acc, { sessionKey => 'short' })->{status}, 201,
+       'created with timeout=1s');
+    is($y->get("$acc/short")->{status}, 200, '... read on the other');
+    my $ttl = $redis2->cmd('PTTL', '{rh:rh}:o:1:short');
+    ok($ttl > 0 && $ttl <= 1000, "... its PEXPIRE in Redis ($ttl ms)");
+
+    my $soon = time() + 0.5;
+    my @t = gmtime($soon);
+    my $moment = sprintf('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ',
+        $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0],
+        1000 * ($soon - int $soon));
+    is($y->post($ext, { sessionKey => 'soon',
+                        sessionExpirationDateTime => $moment })->{status},
+       201, 'created with expire=on, due in 0.5 s');
+
+    my $gone = within(5, sub {
+        $x->get("$acc/short")->{status} == 404
+            && $y->get("$acc/short")->{status} == 404 });
+    ok(defined $gone, 'expired: 404 on both gateways');
+    ok(defined within(5, sub { $x->get("$ext/soon")->{status} == 404 }),
+       'expire=on: gone by its moment on the other gateway');
+    my $d = doc($x->get($acc));
+    is($d && scalar(@{ $d->{value} }), 0, '... and listings skip it');
+    ok(defined within(5, sub {
+        (status_of($y)->{objects}{RequestRemoteHelpSessionAccessResponse}
+         // -1) == 0 }), '... and the status no longer counts it');
+}
+
+
+# Redis paused: 503 within the timeout, and a write refused is not made
+# later when Redis reads it
+
+{
+    my $redis3 = RHRedis->new();
+    my $g = gateway($redis3, params => 'timeout=300ms cache=off');
+    ok(ready($g), 'a gateway with timeout=300ms');
+    is($g->post($acc, { sessionKey => 'before' })->{status}, 201, 'a write');
+
+    $redis3->pause();
+
+    my $start = time();
+    my $r = $g->post($acc, { sessionKey => 'paused' });
+    my $took = time() - $start;
+    is($r->{status}, 503, 'Redis paused: a POST gets 503');
+    ok(defined $r->{headers}{'retry-after'}, '... with Retry-After');
+    ok($took >= 0.25 && $took < 1, sprintf('... after the timeout (%.2f s)',
+                                          $took));
+    is($g->patch("$acc/before", { pubSubEncryptionKey => 'late' })->{status},
+       503, '... a PATCH too');
+    is($g->delete("$acc/before")->{status}, 503, '... a DELETE too');
+    is($g->get("$acc/before")->{status}, 503, '... and a GET');
+    $start = time();
+    is($g->get('/plain')->{status}, 200, 'other locations answer meanwhile');
+    cmp_ok(time() - $start, '<', 0.2, '... at once: the worker never waits');
+
+    $redis3->resume();
+
+    ok(defined within(5, sub {
+        $g->get("$acc/before")->{status} == 200 }), 'Redis resumed: 200');
+    is($g->get("$acc/paused")->{status}, 404,
+       'the POST that got 503 was not made when Redis ran it');
+    my $d = doc($g->get("$acc/before"));
+    ok($d && !defined $d->{pubSubEncryptionKey}, '... nor the PATCH');
+    is($redis3->cmd('EXISTS', '{rh:rh}:o:1:before'), '1', '... nor the DELETE');
+}
+
+
+# Redis killed and restarted empty; its scripts flushed; the
+# invalidation connection killed; a password
+
+{
+    my $port = RHTest::free_port();
+    my $redis4 = RHRedis->new(port => $port);
+    my $g = gateway($redis4, params => 'timeout=300ms');
+    my $h = gateway($redis4, params => 'timeout=300ms',
+                    main => -e $NCHAN ? "load_module $NCHAN;" : '');
+    ok(ready($g, $h), 'two gateways (one with nchan loaded beside it)');
+    is($g->post($acc, { sessionKey => 'r1' })->{status}, 201, 'a write');
+    is($h->get("$acc/r1")->{status}, 200, '... read on the other')
+        for 1 .. 2;
+
+    $redis4->stop();
+    is($g->get("$acc/r1")->{status}, 503, 'Redis killed: 503');
+    is($h->get("$acc/r1")->{status}, 503, '... also where a copy was kept');
+
+    $redis4 = RHRedis->new(port => $port);
+    ok(defined within(10, sub {
+        $g->post($acc, { sessionKey => 'r2' })->{status} == 201 }),
+       'restarted empty: the gateway reconnects and writes');
+    ok(defined within(10, sub { $h->get("$acc/r1")->{status} == 404 }),
+       '... the object of the old Redis is gone everywhere');
+    is($h->get("$acc/r2")->{status}, 200, '... the new one is read');
+    ok(status_of($g)->{backend}{reconnects} > 0, '... reconnects counted');
+
+    is($redis4->cmd('SCRIPT', 'FLUSH'), 'OK', 'SCRIPT FLUSH');
+    is($g->post($acc, { sessionKey => 'r3' })->{status}, 201,
+       '... the scripts are loaded again (NOSCRIPT)');
+    is($h->patch("$acc/r3", { pubSubEncryption => 'x' })->{status}, 200,
+       '... by every gateway');
+
+    # the copies go with the channel that keeps them true
+    doc($h->get("$acc/r3")) for 1 .. 3;
+    my $flushes = status_of($h)->{backend}{flushes};
+    $redis4->cmd('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    (my $json = $h->get("$acc/r3")->{body}) =~ s/"x"/"y"/;
+    $redis4->cmd('HSET', '{rh:rh}:o:1:r3', 'j', $json);
+    my $d = doc($h->get("$acc/r3"));
+    is($d && $d->{pubSubEncryption}, 'y',
+       'invalidation connection killed: no stale copy is served');
+    ok(status_of($h)->{backend}{flushes} > $flushes, '... copies dropped');
+    ok(defined within(5, sub {
+        my $hits = status_of($h)->{backend}{cache_hits};
+        $h->get("$acc/r3") for 1 .. 2;
+        status_of($h)->{backend}{cache_hits} > $hits;
+    }), '... and kept again once it is back');
+
+    ok(!grep({ /exited on signal|exited with fatal code/ }
+             split /\n/, $h->read_file('error.log')),
+       'no worker died (nchan loaded beside it)');
+}
+
+{
+    my $redis5 = RHRedis->new(password => 's3cret');
+    my $t = RHTest->new();
+    open my $fh, '>', $t->dir . '/pw' or die $!;
+    print $fh "s3cret\n";
+    close $fh;
+    open $fh, '>', $t->dir . '/bad' or die $!;
+    print $fh "wrong\n";
+    close $fh;
+
+    my $g = gateway($redis5, params => 'password_file=' . $t->dir . '/pw');
+    ok(ready($g), 'AUTH with password_file=');
+    is($g->post($acc, { sessionKey => 'pw' })->{status}, 201, '... writes');
+
+    my $h = gateway($redis5, params => 'timeout=300ms password_file='
+                    . $t->dir . '/bad');
+    is($h->get("$acc/pw")->{status}, 503, 'a wrong password: 503');
+    ok(defined within(5, sub {
+        $h->read_file('error.log') =~ /refused the connection's set-up/ }),
+       '... and the refusal logged');
+}
+
+done_testing();
