@@ -9,7 +9,7 @@
 #
 #   bench/bench.sh [--rounds N] [--duration S] [--workloads "get post ..."]
 #                  [--keys N] [--scale N] [--fill] [--no-peer] [--no-state]
-#                  [--no-life] [--no-jwt] [--sweep N]
+#                  [--no-life] [--no-jwt] [--no-fleet] [--sweep N]
 #
 #   (default)   also: POST, PATCH and mixed against the module with
 #               state= and with state= state_sync=on, as ratios to the
@@ -23,6 +23,13 @@
 #               RS256 tokens in turn (each verified once, then from the
 #               cache), and 3,000 in turn (more than the cache keeps:
 #               every GET a verification); --no-jwt leaves them out
+#   (default)   and the fleet: GET, POST, PATCH and mixed against the
+#               module with backend= (a redis-server of its own, on the
+#               same cores), cache=on and cache=off, as ratios to the
+#               module without it and to the Node.js + Redis peer of
+#               ../shared/peers/node when it is there; nginx's (and
+#               Redis's) CPU microseconds per request; --no-fleet leaves
+#               it out
 #   --sweep N   also: N objects that expire in the same second (expire=on):
 #               how long the sweep takes, and the longest answer of a
 #               GET sent meanwhile on 4 connections (a worker's pause)
@@ -41,6 +48,7 @@ WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
 
 DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
 WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0 JWT=1
+FLEET=1
 ZONE_SIZE=1024m
 
 while [[ $# -gt 0 ]]; do
@@ -56,6 +64,7 @@ while [[ $# -gt 0 ]]; do
         --no-state) STATE=0; shift;;
         --no-life) LIFE=0; shift;;
         --no-jwt) JWT=0; shift;;
+        --no-fleet) FLEET=0; shift;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
         *) echo "bench.sh: unknown option $1" >&2; exit 1;;
     esac
@@ -80,6 +89,10 @@ cleanup() {
         pid=$(cat "$RUN/$n/nginx.pid" 2>/dev/null) || continue
         kill -QUIT "$pid" 2>/dev/null || true
     done
+    pid=$(cat "$RUN/redis/redis.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
+    [[ -d $RUN/peers/node ]] && RUNDIR=$RUN/peers "$PEERS/node/serve.sh" stop node \
+        >/dev/null 2>&1
+    true
 }
 trap cleanup EXIT
 
@@ -356,6 +369,119 @@ if [[ $JWT == 1 ]]; then
         'BEGIN { s = c / hz; printf "# jwt, every GET a verification (RS256, 2048 bits): %.0f req/s; %.0f such requests a second of worker CPU (%.1f us each, all included)\n", r, r * d / s, s / (r * d) * 1e6 }'
 
     stop jwt
+fi
+
+# --- fleet: the Redis backend against the zone, and the Node.js peer ------
+
+# cpu_ticks PID...: utime + stime of the processes and their children
+cpu_ticks() {
+    local s=0 p c f
+    for p in "$@"; do
+        for c in "$p" $(pgrep -P "$p"); do
+            read -r -a f < "/proc/$c/stat" 2>/dev/null || continue
+            s=$((s + f[13] + f[14]))
+        done
+    done
+    echo "$s"
+}
+
+if [[ $FLEET == 1 ]] && ! command -v redis-server >/dev/null; then
+    echo "# fleet: redis-server is not installed (apt-get install redis-server): left out"
+    FLEET=0
+fi
+
+if [[ $FLEET == 1 ]]; then
+    for v in lua state sync life jwt; do stop "$v" 2>/dev/null || true; done
+    mkdir -p "$RUN/redis"
+    RPORT=$(free_port)
+    redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$RUN/redis" --daemonize yes --pidfile "$RUN/redis/redis.pid" \
+        --logfile "$RUN/redis/redis.log"
+    for i in $(seq 100); do
+        [[ $(redis-cli -p "$RPORT" ping 2>/dev/null) == PONG ]] && break
+        sleep 0.05
+    done
+    RPID=$(cat "$RUN/redis/redis.pid")
+    for c in on off; do
+        HTTP_PARAM="remote_help_redis fleet server=127.0.0.1:$RPORT cache=$c;" \
+        STATE_PARAM="backend=fleet" \
+            render "$ROOT/bench/module.conf.tmpl" "fleet-$c" 256m
+        start "fleet-$c"
+    done
+    # both gateways share the one Redis: loaded once
+    load fleet-on "$KEYS"
+    FT=(module fleet-on fleet-off)
+    if [[ -x $PEERS/node/serve.sh ]] && command -v node >/dev/null; then
+        mkdir -p "$RUN/peers"
+        PORT[node]=$(free_port)
+        if RUNDIR=$RUN/peers "$PEERS/node/serve.sh" start node "${PORT[node]}" \
+               "$WORKERS" > "$RUN/peers/node.pid" 2>"$RUN/peers/node.err"; then
+            load node "$KEYS"
+            FT+=(node)
+        else
+            echo "# the Node.js peer did not start: left out ($(tail -1 "$RUN/peers/node.err"))"
+        fi
+    fi
+    pidof_target() {
+        case $1 in
+            node) cat "$RUN/peers/node/node.pid";;
+            *) cat "$RUN/$1/nginx.pid";;
+        esac
+    }
+    echo
+    echo "# fleet: the module with backend= (one redis-server, the same 2 cores),"\
+         "cache=on and cache=off, against the module without it$([[ " ${FT[*]} " == *" node "* ]] && echo " and the Node.js + Redis peer")"
+    printf '\n| workload | target | median req/s | its CPU us/req | Redis CPU us/req | non-2xx |\n|---|---|---|---|---|---|\n'
+    FSUM=""
+    HZ=$(getconf CLK_TCK)
+    for wl in get post patch mixed; do
+        unset FR FC FRC FB
+        declare -A FR=() FC=() FRC=() FB=()
+        for t in "${FT[@]}"; do wrk_run "$t" "$wl" 1 >/dev/null; done  # warm-up
+        for t in "${FT[@]}"; do FR[$t]=""; FC[$t]=""; FRC[$t]=""; FB[$t]=0; done
+        for ((r = 1; r <= ROUNDS; r++)); do
+            for t in "${FT[@]}"; do
+                tp=$(pidof_target "$t")
+                rp=$RPID
+                [[ $t == node ]] && rp=$(cat "$RUN/peers/node/redis.pid")
+                c0=$(cpu_ticks "$tp"); q0=$(cpu_ticks "$rp")
+                read -r rps non2xx _ < <(wrk_run "$t" "$wl" "$DURATION")
+                c1=$(cpu_ticks "$tp"); q1=$(cpu_ticks "$rp")
+                FR[$t]+=" $rps"
+                FR[$t,$r]=$rps
+                FC[$t]+=" $(awk -v c=$((c1 - c0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
+                FRC[$t]+=" $(awk -v c=$((q1 - q0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
+                FB[$t]=$(( ${FB[$t]:-0} + non2xx ))
+            done
+        done
+        for t in "${FT[@]}"; do
+            redis_us=$(median <<<"${FRC[$t]}")
+            [[ $t == module ]] && redis_us="-"
+            printf '| %s | %s | %.0f | %s | %s | %s |\n' "$wl" "$t" \
+                "$(median <<<"${FR[$t]}")" "$(median <<<"${FC[$t]}")" \
+                "$redis_us" "${FB[$t]}"
+        done
+        for pair in "fleet-on module" "fleet-off module" "fleet-on node" "fleet-off node"; do
+            read -r x y <<<"$pair"
+            [[ " ${FT[*]} " == *" $y "* ]] || continue
+            rs=""
+            for ((r = 1; r <= ROUNDS; r++)); do
+                rs+=" $(ratio "${FR[$x,$r]}" "${FR[$y,$r]}")"
+            done
+            FSUM+="| $wl | $x/$y | $(median <<<"$rs") |$rs |"$'\n'
+        done
+    done
+    echo
+    printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\n%s' "$FSUM"
+    used=$(redis-cli -p "$RPORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r')
+    objs=$(redis-cli -p "$RPORT" eval "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 '{rh:bench}:l:0' '{rh:bench}:l:1' '{rh:bench}:l:2')
+    echo
+    echo "# fleet: Redis holds $objs objects in $used bytes of used_memory"
+    [[ " ${FT[*]} " == *" node "* ]] && RUNDIR=$RUN/peers "$PEERS/node/serve.sh" stop node >/dev/null 2>&1
+    stop fleet-on
+    stop fleet-off
+    kill "$RPID" 2>/dev/null || true
+    rm -f "$RUN/redis/redis.pid"
 fi
 
 # --- scale: N objects against 1,000 --------------------------------------

@@ -32,12 +32,10 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_flag_t                    sync, expire;
     ngx_shm_zone_t               *shm_zone;
     ngx_http_remote_help_zone_t  *zone, **slot;
-    ngx_http_remote_help_redis_t *redis;
 
     value = cf->args->elts;
 
     size = 0;
-    redis = NULL;
     sync = NGX_CONF_UNSET;
     expire = 0;
     timeout = 0;
@@ -151,24 +149,12 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (backend.len) {
-        if (state.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"state\" and \"backend\" cannot be used "
-                               "together: with a backend, Redis keeps the "
-                               "objects");
-            return NGX_CONF_ERROR;
-        }
-
-        redis = ngx_http_remote_help_redis_find(&rmcf->redis, &backend);
-
-        if (redis == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "unknown remote_help_redis \"%V\" (it is "
-                               "declared before the zones that use it)",
-                               &backend);
-            return NGX_CONF_ERROR;
-        }
+    if (backend.len && state.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"state\" and \"backend\" cannot be used "
+                           "together: with a backend, Redis keeps the "
+                           "objects");
+        return NGX_CONF_ERROR;
     }
 
     zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_remote_help_zone_t));
@@ -202,12 +188,8 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->backend.storage = &ngx_http_remote_help_zone_storage;
 #endif
 
-    if (redis) {
-        rv = ngx_http_remote_help_redis_zone_conf(cf, zone, redis);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
-    }
+    /* found when the whole configuration is read: in any order */
+    zone->backend_name = backend;
 
     if (state.len) {
         rv = ngx_http_remote_help_state_conf(cf, &rmcf->zones, zone, &state,
@@ -267,4 +249,44 @@ ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = *handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* postconfiguration: each zone's backend= found among remote_help_redis */
+
+ngx_int_t
+ngx_http_remote_help_backends(ngx_conf_t *cf,
+    ngx_http_remote_help_main_conf_t *rmcf)
+{
+    ngx_uint_t                     i;
+    ngx_http_remote_help_zone_t  **zone;
+    ngx_http_remote_help_redis_t  *redis;
+
+    zone = rmcf->zones.elts;
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+
+        if (zone[i]->backend_name.len == 0) {
+            continue;
+        }
+
+        redis = ngx_http_remote_help_redis_find(&rmcf->redis,
+                                                &zone[i]->backend_name);
+
+        if (redis == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown remote_help_redis \"%V\" in "
+                          "remote_help_zone \"%V\"",
+                          &zone[i]->backend_name, &zone[i]->name);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_remote_help_redis_zone_conf(cf, zone[i], redis)
+            != NGX_CONF_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }

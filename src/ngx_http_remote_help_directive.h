@@ -21,4 +21,9 @@ char *ngx_http_remote_help(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+/* postconfiguration: the zones' backend= found */
+ngx_int_t ngx_http_remote_help_backends(ngx_conf_t *cf,
+    ngx_http_remote_help_main_conf_t *rmcf);
+
+
 #endif /* _NGX_HTTP_REMOTE_HELP_DIRECTIVE_H_INCLUDED_ */

@@ -128,6 +128,7 @@ typedef struct {
     ngx_event_t                   sweep;        /* a worker's sweeper */
 
     /* backend=: the objects are in Redis, the zone is its cache */
+    ngx_str_t                     backend_name;
     ngx_http_remote_help_redis_zone_t  *redis;
 } ngx_http_remote_help_zone_t;
 

@@ -103,7 +103,7 @@ sub ready {
             . 'remote_help_zone zone=rh:4m backend=r state=%%PREFIX%%/s;',
          qr/"state" and "backend" cannot be used together/, 'state='],
         ['remote_help_zone zone=rh:4m backend=nope;',
-         qr/unknown remote_help_redis "nope"/, 'an unknown backend'],
+         qr/unknown remote_help_redis "nope" in remote_help_zone "rh"/, 'an unknown backend'],
         ['remote_help_redis r server=localhost:6379;'
             . 'remote_help_zone zone=rh:4m backend=r;',
          qr/is not an IP address/, 'a name, not an address'],
