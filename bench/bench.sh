@@ -89,7 +89,9 @@ cleanup() {
         pid=$(cat "$RUN/$n/nginx.pid" 2>/dev/null) || continue
         kill -QUIT "$pid" 2>/dev/null || true
     done
-    pid=$(cat "$RUN/redis/redis.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
+    for pid in $(cat "$RUN"/redis-*/redis.pid 2>/dev/null); do
+        kill "$pid" 2>/dev/null
+    done
     [[ -d $RUN/peers/node ]] && RUNDIR=$RUN/peers "$PEERS/node/serve.sh" stop node \
         >/dev/null 2>&1
     true
@@ -392,24 +394,27 @@ fi
 
 if [[ $FLEET == 1 ]]; then
     for v in lua state sync life jwt; do stop "$v" 2>/dev/null || true; done
-    mkdir -p "$RUN/redis"
-    RPORT=$(free_port)
-    redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$RUN/redis" --daemonize yes --pidfile "$RUN/redis/redis.pid" \
-        --logfile "$RUN/redis/redis.log"
-    for i in $(seq 100); do
-        [[ $(redis-cli -p "$RPORT" ping 2>/dev/null) == PONG ]] && break
-        sleep 0.05
-    done
-    RPID=$(cat "$RUN/redis/redis.pid")
+    # a Redis for each mode, as a fleet has one: the copies' tracking
+    # (cache=on) costs Redis CPU on every write, which cache=off would pay
+    # for too if they shared one
+    declare -A RPID RPORT
     for c in on off; do
-        HTTP_PARAM="remote_help_redis fleet server=127.0.0.1:$RPORT cache=$c;" \
+        mkdir -p "$RUN/redis-$c"
+        RPORT[$c]=$(free_port)
+        redis-server --port "${RPORT[$c]}" --bind 127.0.0.1 --save '' \
+            --appendonly no --dir "$RUN/redis-$c" --daemonize yes \
+            --pidfile "$RUN/redis-$c/redis.pid" --logfile "$RUN/redis-$c/redis.log"
+        for i in $(seq 100); do
+            [[ $(redis-cli -p "${RPORT[$c]}" ping 2>/dev/null) == PONG ]] && break
+            sleep 0.05
+        done
+        RPID[$c]=$(cat "$RUN/redis-$c/redis.pid")
+        HTTP_PARAM="remote_help_redis fleet server=127.0.0.1:${RPORT[$c]} cache=$c;" \
         STATE_PARAM="backend=fleet" \
             render "$ROOT/bench/module.conf.tmpl" "fleet-$c" 256m
         start "fleet-$c"
+        load "fleet-$c" "$KEYS"
     done
-    # both gateways share the one Redis: loaded once
-    load fleet-on "$KEYS"
     FT=(module fleet-on fleet-off)
     if [[ -x $PEERS/node/serve.sh ]] && command -v node >/dev/null; then
         mkdir -p "$RUN/peers"
@@ -429,7 +434,7 @@ if [[ $FLEET == 1 ]]; then
         esac
     }
     echo
-    echo "# fleet: the module with backend= (one redis-server, the same 2 cores),"\
+    echo "# fleet: the module with backend= (a redis-server for each, the same 2 cores),"\
          "cache=on and cache=off, against the module without it$([[ " ${FT[*]} " == *" node "* ]] && echo " and the Node.js + Redis peer")"
     printf '\n| workload | target | median req/s | its CPU us/req | Redis CPU us/req | non-2xx |\n|---|---|---|---|---|---|\n'
     FSUM=""
@@ -442,11 +447,14 @@ if [[ $FLEET == 1 ]]; then
         for ((r = 1; r <= ROUNDS; r++)); do
             for t in "${FT[@]}"; do
                 tp=$(pidof_target "$t")
-                rp=$RPID
-                [[ $t == node ]] && rp=$(cat "$RUN/peers/node/redis.pid")
-                c0=$(cpu_ticks "$tp"); q0=$(cpu_ticks "$rp")
+                case $t in
+                    fleet-*) rp=${RPID[${t#fleet-}]};;
+                    node) rp=$(cat "$RUN/peers/node/redis.pid");;
+                    *) rp="";;
+                esac
+                c0=$(cpu_ticks "$tp"); q0=$(cpu_ticks $rp)
                 read -r rps non2xx _ < <(wrk_run "$t" "$wl" "$DURATION")
-                c1=$(cpu_ticks "$tp"); q1=$(cpu_ticks "$rp")
+                c1=$(cpu_ticks "$tp"); q1=$(cpu_ticks $rp)
                 FR[$t]+=" $rps"
                 FR[$t,$r]=$rps
                 FC[$t]+=" $(awk -v c=$((c1 - c0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
@@ -473,15 +481,15 @@ if [[ $FLEET == 1 ]]; then
     done
     echo
     printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\n%s' "$FSUM"
-    used=$(redis-cli -p "$RPORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r')
-    objs=$(redis-cli -p "$RPORT" eval "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 '{rh:bench}:l:0' '{rh:bench}:l:1' '{rh:bench}:l:2')
+    used=$(redis-cli -p "${RPORT[on]}" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r')
+    objs=$(redis-cli -p "${RPORT[on]}" eval "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 '{rh:bench}:l:0' '{rh:bench}:l:1' '{rh:bench}:l:2')
     echo
     echo "# fleet: Redis holds $objs objects in $used bytes of used_memory"
     [[ " ${FT[*]} " == *" node "* ]] && RUNDIR=$RUN/peers "$PEERS/node/serve.sh" stop node >/dev/null 2>&1
     stop fleet-on
     stop fleet-off
-    kill "$RPID" 2>/dev/null || true
-    rm -f "$RUN/redis/redis.pid"
+    kill "${RPID[on]}" "${RPID[off]}" 2>/dev/null || true
+    rm -f "$RUN"/redis-*/redis.pid
 fi
 
 # --- scale: N objects against 1,000 --------------------------------------

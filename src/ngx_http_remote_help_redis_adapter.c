@@ -5,10 +5,11 @@
  * through five hooks; its socket is an nginx connection (from the
  * worker's own, ngx_get_connection) whose events call hiredis back.
  *
- * The events are level-triggered: hiredis reads at most 16 KB at a time,
- * and what it leaves in the socket must wake the loop again.  Writing is
- * asked for only while hiredis has output, so the commands that one turn
- * of the loop makes go out together in the next turn's write.
+ * The read event is level-triggered: hiredis reads at most 16 KB at a
+ * time, and what it leaves in the socket must wake the loop again.  The
+ * commands one turn of the loop makes are written together at its end,
+ * from a posted event, without asking the kernel first; only a write
+ * that could not take them all waits for the socket's write event.
  */
 
 
@@ -75,7 +76,12 @@ ngx_http_remote_help_redis_write(ngx_event_t *ev)
 
     c = ev->data;
 
+    /* what is left after this write waits for the socket */
+    c->buffered = 1;
+
     redisAsyncHandleWrite(c->data);
+
+    /* c may be given back within, as for a read */
 }
 
 
@@ -106,9 +112,22 @@ ngx_http_remote_help_redis_add_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    redisAsyncContext  *ac;
+
+    ac = c->data;
+
+    if (c->write->active || c->write->posted) {
+        return;
     }
+
+    if (!c->buffered && (ac->c.flags & REDIS_CONNECTED)) {
+        /* at the end of this turn, with whatever else it adds */
+        ngx_post_event(c->write, &ngx_posted_events);
+        return;
+    }
+
+    /* connecting, or the socket took only part: when it is writable */
+    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
 }
 
 
@@ -116,6 +135,9 @@ static void
 ngx_http_remote_help_redis_del_write(void *data)
 {
     ngx_connection_t *c = data;
+
+    /* all written: the next commands go out at the end of their turn */
+    c->buffered = 0;
 
     if (c->write->active) {
         (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);

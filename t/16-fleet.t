@@ -30,6 +30,11 @@ my $ext = '/beta/ExtendRemoteHelpSessionResponse';
 
 my $NCHAN = '/usr/lib/nginx/modules/ngx_nchan_module.so';
 
+# under valgrind nginx is many times slower: its timings that much looser
+# (the 100 ms bound of copies is then checked as 100 ms x K)
+my $K = $ENV{RH_VALGRIND} ? 10 : 1;
+my $T = 300 * $K;
+
 # a gateway of the fleet; %opts: redis (server=), params (more of
 # remote_help_redis), zone (more of remote_help_zone), workers, main
 sub gateway {
@@ -136,7 +141,7 @@ sub ready {
 {
     my $port = RHTest::free_port();
     my $t = gateway(undef, server => "server=127.0.0.1:$port",
-                    params => 'timeout=300ms');
+                    params => "timeout=${T}ms");
 
     my $start = time();
     my $r = $t->post($acc, { sessionKey => 'early' });
@@ -144,7 +149,7 @@ sub ready {
     is($r->{status}, 503, 'Redis not there: 503');
     like($r->{body}, qr/"code":"ServiceUnavailable"/, '... ServiceUnavailable');
     ok(defined $r->{headers}{'retry-after'}, '... with Retry-After');
-    cmp_ok($took, '<', 1, '... at once, not after a timeout');
+    cmp_ok($took, '<', 0.25 * $K, '... at once, not after a timeout');
     is($t->get('/plain')->{status}, 200, 'other locations answer');
 
     my $redis = RHRedis->new(port => $port);
@@ -186,7 +191,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
     my $lag = within(2, sub {
         ((doc($b->get("$acc/k1")) // {})->{pubSubEncryptionKey} // '')
             eq 'c' });
-    ok(defined $lag && $lag <= 0.1, 'B\'s copy follows within 100 ms')
+    ok(defined $lag && $lag <= 0.1 * $K, 'B\'s copy follows within 100 ms')
         or diag 'lag ' . ($lag // 'none');
     diag sprintf('invalidation seen after %.1f ms', 1000 * $lag) if $lag;
 
@@ -196,12 +201,13 @@ ok(ready($a, $b, $c), 'three gateways connected');
     $lag = within(2, sub {
         ((doc($a->get("$acc/k1")) // {})->{pubSubEncryptionKey} // '')
             eq 'outside' });
-    ok(defined $lag && $lag <= 0.1, 'a change by redis-cli reaches A too');
+    ok(defined $lag && $lag <= 0.1 * $K,
+       'a change by redis-cli reaches A too');
 
     $r = $a->delete("$acc/k1");
     is($r->{status}, 204, 'DELETE through A');
     $lag = within(2, sub { $b->get("$acc/k1")->{status} == 404 });
-    ok(defined $lag && $lag <= 0.1, '... 404 through B within 100 ms');
+    ok(defined $lag && $lag <= 0.1 * $K, '... 404 through B within 100 ms');
     is($c->get("$acc/k1")->{status}, 404, '... 404 through C at once');
     is($c->delete("$acc/k1")->{status}, 404, '... a second DELETE: 404');
     is($b->patch("$acc/k1", { pubSubEncryption => 'x' })->{status}, 404,
@@ -358,7 +364,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
 
 {
     my $redis3 = RHRedis->new();
-    my $g = gateway($redis3, params => 'timeout=300ms cache=off');
+    my $g = gateway($redis3, params => "timeout=${T}ms cache=off");
     ok(ready($g), 'a gateway with timeout=300ms');
     is($g->post($acc, { sessionKey => 'before' })->{status}, 201, 'a write');
 
@@ -369,15 +375,16 @@ ok(ready($a, $b, $c), 'three gateways connected');
     my $took = time() - $start;
     is($r->{status}, 503, 'Redis paused: a POST gets 503');
     ok(defined $r->{headers}{'retry-after'}, '... with Retry-After');
-    ok($took >= 0.25 && $took < 1, sprintf('... after the timeout (%.2f s)',
-                                          $took));
+    ok($took >= 0.25 * $K && $took < 1 * $K,
+       sprintf('... after the timeout (%.2f s)', $took));
     is($g->patch("$acc/before", { pubSubEncryptionKey => 'late' })->{status},
        503, '... a PATCH too');
     is($g->delete("$acc/before")->{status}, 503, '... a DELETE too');
     is($g->get("$acc/before")->{status}, 503, '... and a GET');
     $start = time();
     is($g->get('/plain')->{status}, 200, 'other locations answer meanwhile');
-    cmp_ok(time() - $start, '<', 0.2, '... at once: the worker never waits');
+    cmp_ok(time() - $start, '<', 0.2 * $K,
+           '... at once: the worker never waits');
 
     $redis3->resume();
 
@@ -397,8 +404,8 @@ ok(ready($a, $b, $c), 'three gateways connected');
 {
     my $port = RHTest::free_port();
     my $redis4 = RHRedis->new(port => $port);
-    my $g = gateway($redis4, params => 'timeout=300ms');
-    my $h = gateway($redis4, params => 'timeout=300ms',
+    my $g = gateway($redis4, params => "timeout=${T}ms");
+    my $h = gateway($redis4, params => "timeout=${T}ms",
                     main => -e $NCHAN ? "load_module $NCHAN;" : '');
     ok(ready($g, $h), 'two gateways (one with nchan loaded beside it)');
     is($g->post($acc, { sessionKey => 'r1' })->{status}, 201, 'a write');
@@ -459,7 +466,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
     ok(ready($g), 'AUTH with password_file=');
     is($g->post($acc, { sessionKey => 'pw' })->{status}, 201, '... writes');
 
-    my $h = gateway($redis5, params => 'timeout=300ms password_file='
+    my $h = gateway($redis5, params => "timeout=${T}ms password_file="
                     . $t->dir . '/bad');
     is($h->get("$acc/pw")->{status}, 503, 'a wrong password: 503');
     ok(defined within(5, sub {
