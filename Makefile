@@ -53,7 +53,7 @@ FUZZ_TEST_TIME ?= 30
 PROVE_FLAGS ?=
 
 .PHONY: all deps test-deps js-deps run test unit fuzz test-valgrind \
-        test-defer bench clean
+        test-defer test-redis bench clean
 
 all: $(MODULE)
 
@@ -157,6 +157,7 @@ test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory js-deps
 	@$(MAKE) --no-print-directory $(DEFER_MODULE)
 	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)
+	perl t/lib/with-redis.pl prove $(PROVE_FLAGS) $(REDIS_TESTS)
 	FUZZ_TEST_TIME=$(FUZZ_TEST_TIME) prove $(PROVE_FLAGS) -r t/
 
 # what goes through the storage interface, each answer a turn later
@@ -166,6 +167,16 @@ DEFER_TESTS := t/02-reference.t t/03-crud.t t/04-list.t t/05-workers.t \
 test-defer: $(DEFER_MODULE)
 	@$(MAKE) --no-print-directory test-deps
 	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)
+
+# the request tests again with the zones' objects in a redis-server of
+# their own (backend=, t/lib/with-redis.pl); not those of what only the
+# zone does (its memory, its reloads, state=)
+REDIS_TESTS := t/02-reference.t t/03-crud.t t/04-list.t t/05-workers.t \
+               t/10-errors.t t/13-keys.t t/15-auth.t t/41-status-counts.t \
+               t/51-gateway.t
+test-redis: $(MODULE)
+	@$(MAKE) --no-print-directory test-deps
+	perl t/lib/with-redis.pl prove $(PROVE_FLAGS) $(REDIS_TESTS)
 
 # every nginx the tests start runs under memcheck; the logs are read by
 # t/99-valgrind.t at the end

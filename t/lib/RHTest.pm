@@ -29,6 +29,10 @@ my @RUNNING;
 our $NGINX = $ENV{NGINX} // '/usr/sbin/nginx';
 our $MODULE = $ENV{RH_MODULE} // "$ROOT/build/ngx_http_remote_help_module.so";
 
+# "make test-redis" runs request tests with their zones' objects in a
+# redis-server (RH_REDIS=127.0.0.1:PORT, emptied at each start)
+our $REDIS = $ENV{RH_REDIS};
+
 # "make test-valgrind" runs every nginx under valgrind: slower to start
 our @WRAPPER = $ENV{RH_VALGRIND} ? split(' ', $ENV{RH_VALGRIND}) : ();
 our $START_TIMEOUT = @WRAPPER ? 60 : 10;
@@ -76,6 +80,15 @@ sub write_config {
     $conf =~ s/%%PORT%%/$self->{port}/g;
     $conf =~ s/%%PREFIX%%/$self->{dir}/g;
     $conf =~ s/%%MODULE%%/$MODULE/g;
+
+    if ($REDIS && $conf !~ /remote_help_redis/) {
+        # every zone without state= keeps its objects in Redis
+        $conf =~ s{^(\s*remote_help_zone\s+zone=[^;]*?)(\s*;)}{
+            my ($zone, $end) = ($1, $2);
+            $zone =~ /\bstate=/ ? "$zone$end" : "$zone backend=rhtest$end"
+        }gme
+            and $conf =~ s/^(http\s*\{)/$1\n    remote_help_redis rhtest server=$REDIS;/m;
+    }
 
     open my $fh, '>', "$self->{dir}/nginx.conf" or die $!;
     print $fh $conf;
@@ -155,6 +168,12 @@ sub start {
     my ($self) = @_;
 
     unlink "$self->{dir}/nginx.pid";
+
+    if ($REDIS) {
+        my ($host, $port) = split /:/, $REDIS;
+        system('redis-cli', '-h', $host, '-p', $port, 'FLUSHALL') == 0
+            or die "redis-cli FLUSHALL on $REDIS failed";
+    }
 
     my $pid = fork();
     die "fork: $!" unless defined $pid;
