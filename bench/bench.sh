@@ -439,7 +439,7 @@ if [[ $FLEET == 1 ]]; then
     printf '\n| workload | target | median req/s | its CPU us/req | Redis CPU us/req | non-2xx |\n|---|---|---|---|---|---|\n'
     FSUM=""
     HZ=$(getconf CLK_TCK)
-    for wl in get post patch mixed; do
+    for wl in ${FLEET_WORKLOADS:-get post patch mixed}; do
         unset FR FC FRC FB
         declare -A FR=() FC=() FRC=() FB=()
         for t in "${FT[@]}"; do wrk_run "$t" "$wl" 1 >/dev/null; done  # warm-up

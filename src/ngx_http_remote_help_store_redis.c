@@ -75,15 +75,37 @@ struct ngx_http_remote_help_redis_zone_s {
     "  if d == 0 or u < d then d = u end\n"                                  \
     "end\n"
 
-/* KEYS: object, list, counter, expiry; ARGV 5-8: json, spans, key, S:KEY */
+/*
+ * KEYS: object, list, counter, expiry; ARGV 5-8: json, spans, key, S:KEY.
+ * The object written with its lifetime (one HSET), or without one: a
+ * lifetime it had ("had", its old d) taken away.
+ */
 
-#define NGX_HTTP_RH_LUA_PUT                                                  \
+#define NGX_HTTP_RH_LUA_PUT(j, s, u)                                         \
     "if d ~= 0 then\n"                                                       \
-    "  redis.call('HSET', KEYS[1], 'd', d)\n"                                \
+    "  redis.call('HSET', KEYS[1], 'j', " j ", 's', " s ", 'v', v, 'u', "     \
+    u ", 'd', d)\n"                                                          \
     "  redis.call('PEXPIREAT', KEYS[1], d)\n"                                \
     "  redis.call('ZADD', KEYS[4], d, ARGV[8])\n"                            \
-    "end\n"                                                                  \
-    "return {v, d}\n"
+    "else\n"                                                                 \
+    "  redis.call('HSET', KEYS[1], 'j', " j ", 's', " s ", 'v', v, 'u', "     \
+    u ")\n"                                                                  \
+    "  if had then\n"                                                        \
+    "    redis.call('HDEL', KEYS[1], 'd')\n"                                 \
+    "    redis.call('PERSIST', KEYS[1])\n"                                   \
+    "    redis.call('ZREM', KEYS[4], ARGV[8])\n"                             \
+    "  end\n"                                                                \
+    "end\n"
+
+/* an update or patch whose moment is past: the object goes at once */
+
+#define NGX_HTTP_RH_LUA_GONE(ret)                                            \
+    "if d ~= 0 and d <= now then\n"                                          \
+    "  redis.call('DEL', KEYS[1])\n"                                         \
+    "  redis.call('ZREM', KEYS[2], ARGV[7])\n"                               \
+    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"                               \
+    "  return " ret "\n"                                                     \
+    "end\n"
 
 static const char  *ngx_http_remote_help_redis_scripts[] = {
 
@@ -92,31 +114,21 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end\n"
     "local v = redis.call('INCR', KEYS[3])\n"
     "if d ~= 0 and d <= now then return {v, d} end\n"
-    "redis.call('HSET', KEYS[1], 'j', ARGV[5], 's', ARGV[6], 'v', v,"
-    " 'n', v, 'u', ARGV[3])\n"
+    "local had = false\n"
     "redis.call('ZADD', KEYS[2], v, ARGV[7])\n"
-    NGX_HTTP_RH_LUA_PUT,
+    NGX_HTTP_RH_LUA_PUT("ARGV[5]", "ARGV[6]", "ARGV[3]")
+    "return {v, d}\n",
 
     /* update of version ARGV[9]: {-1}, it does not exist; {-3}, changed */
     NGX_HTTP_RH_LUA_MOMENT
-    "local cur = redis.call('HGET', KEYS[1], 'v')\n"
-    "if not cur then return {-1} end\n"
-    "if cur ~= ARGV[9] then return {-3} end\n"
+    "local cur = redis.call('HMGET', KEYS[1], 'v', 'd')\n"
+    "if not cur[1] then return {-1} end\n"
+    "if cur[1] ~= ARGV[9] then return {-3} end\n"
+    "local had = cur[2]\n"
     "local v = redis.call('INCR', KEYS[3])\n"
-    "if d ~= 0 and d <= now then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[2], ARGV[7])\n"
-    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"
-    "  return {v, d}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'j', ARGV[5], 's', ARGV[6], 'v', v,"
-    " 'u', ARGV[3])\n"
-    "if d == 0 then\n"
-    "  redis.call('HDEL', KEYS[1], 'd')\n"
-    "  redis.call('PERSIST', KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"
-    "end\n"
-    NGX_HTTP_RH_LUA_PUT,
+    NGX_HTTP_RH_LUA_GONE("{v, d}")
+    NGX_HTTP_RH_LUA_PUT("ARGV[5]", "ARGV[6]", "ARGV[3]")
+    "return {v, d}\n",
 
     /* delete; KEYS: object, list, expiry; ARGV: deadline, key, S:KEY */
     "local t = redis.call('TIME')\n"
@@ -191,8 +203,9 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "if now > tonumber(ARGV[1]) then return {-2} end\n"
-    "local cur = redis.call('HMGET', KEYS[1], 'j', 's', 'u')\n"
+    "local cur = redis.call('HMGET', KEYS[1], 'j', 's', 'u', 'd')\n"
     "if not cur[1] then return {-1} end\n"
+    "local had = cur[4]\n"
     "local u = tonumber(ARGV[3])\n"
     "if ARGV[10] == '0' then u = tonumber(cur[3] or '0') or 0 end\n"
     "local d = 0\n"
@@ -202,46 +215,37 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "  if m < 1 then m = 1 end\n"
     "  if d == 0 or m < d then d = m end\n"
     "end\n"
-    "local old, os, new, ns = cur[1], cur[2], ARGV[5], ARGV[6]\n"
+    "local n = tonumber(ARGV[11])\n"
+    "local fmt = '<' .. string.rep('I4', 2 * n)\n"
+    "local o = {struct.unpack(fmt, cur[2])}\n"
+    "local w = {struct.unpack(fmt, ARGV[6])}\n"
+    "local old, new = cur[1], ARGV[5]\n"
     "local mask = tonumber(ARGV[9])\n"
-    "local out, sp, pos, len = {}, {}, 1, 0\n"
-    "for i = 0, tonumber(ARGV[11]) - 1 do\n"
-    "  local off, l = struct.unpack('<I4I4', os, 8 * i + 1)\n"
+    "local out, sv, pos, len, b = {}, {}, 1, 0, 1\n"
+    "for i = 1, 2 * n, 2 do\n"
+    "  local off, l = o[i], o[i + 1]\n"
     "  local sep = string.sub(old, pos, off)\n"
     "  local lit\n"
-    "  if bit.band(mask, bit.lshift(1, i)) ~= 0 then\n"
-    "    local noff, nl = struct.unpack('<I4I4', ns, 8 * i + 1)\n"
-    "    lit = string.sub(new, noff + 1, noff + nl)\n"
+    "  if mask % (2 * b) >= b then\n"
+    "    lit = string.sub(new, w[i] + 1, w[i] + w[i + 1])\n"
     "  else\n"
     "    lit = string.sub(old, off + 1, off + l)\n"
     "  end\n"
+    "  b = 2 * b\n"
     "  out[#out + 1] = sep\n"
-    "  len = len + #sep\n"
-    "  sp[#sp + 1] = struct.pack('<I4I4', len, #lit)\n"
     "  out[#out + 1] = lit\n"
+    "  len = len + #sep\n"
+    "  sv[i] = len\n"
+    "  sv[i + 1] = #lit\n"
     "  len = len + #lit\n"
     "  pos = off + l + 1\n"
     "end\n"
     "out[#out + 1] = string.sub(old, pos)\n"
     "local j = table.concat(out)\n"
-    "local s = table.concat(sp)\n"
+    "local s = struct.pack(fmt, unpack(sv))\n"
     "local v = redis.call('INCR', KEYS[3])\n"
-    "if d ~= 0 and d <= now then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[2], ARGV[7])\n"
-    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"
-    "  return {v, d, j, s}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'j', j, 's', s, 'v', v, 'u', u)\n"
-    "if d ~= 0 then\n"
-    "  redis.call('HSET', KEYS[1], 'd', d)\n"
-    "  redis.call('PEXPIREAT', KEYS[1], d)\n"
-    "  redis.call('ZADD', KEYS[4], d, ARGV[8])\n"
-    "else\n"
-    "  redis.call('HDEL', KEYS[1], 'd')\n"
-    "  redis.call('PERSIST', KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[4], ARGV[8])\n"
-    "end\n"
+    NGX_HTTP_RH_LUA_GONE("{v, d, j, s}")
+    NGX_HTTP_RH_LUA_PUT("j", "s", "u")
     "return {v, d, j, s}\n"
 };
 
