@@ -353,6 +353,43 @@ ok(ready($a, $b, $c), 'three gateways connected');
        'expire=on: gone by its moment on the other gateway');
     my $d = doc($x->get($acc));
     is($d && scalar(@{ $d->{value} }), 0, '... and listings skip it');
+
+    # PATCHes move, keep, clear the moment (expire=on alone)
+    my $z = gateway($redis2, zone => 'expire=on');
+    ok(ready($z), 'a gateway with expire=on alone');
+    my $in = sub {
+        my ($secs) = @_;
+        my $at = time() + $secs;
+        my @t = gmtime($at);
+        sprintf('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', $t[5] + 1900,
+                $t[4] + 1, @t[3, 2, 1, 0], 1000 * ($at - int $at));
+    };
+    is($z->post($ext, { sessionKey => 'pm',
+                        sessionExpirationDateTime => $in->(60) })->{status},
+       201, 'an object due in a minute');
+    my $pttl = $redis2->cmd('PTTL', '{rh:rh}:o:0:pm');
+    ok($pttl > 50000 && $pttl <= 60000, "... PEXPIREAT in Redis ($pttl ms)");
+    my $r = $z->patch("$ext/pm", { acsHelperUserToken => 'x' });
+    is($r->{status}, 200, 'a PATCH of another property');
+    $pttl = $redis2->cmd('PTTL', '{rh:rh}:o:0:pm');
+    ok($pttl > 50000 && $pttl <= 60000, "... keeps the moment ($pttl ms)");
+    like($r->{body}, qr/"acsHelperUserToken":"x"/, '... and answers the '
+         . 'whole object') and like($r->{body},
+         qr/"sessionExpirationDateTime":"\d{4}-/, '... with its moment');
+    $r = $z->patch("$ext/pm", { sessionExpirationDateTime => undef });
+    is($r->{status}, 200, 'a PATCH that clears the moment');
+    is($redis2->cmd('PTTL', '{rh:rh}:o:0:pm'), '-1', '... no expiry left');
+    is($redis2->cmd('ZSCORE', '{rh:rh}:e', '0:pm'), '',
+       '... nor its place among the moments');
+    is($z->patch("$ext/pm", { sessionExpirationDateTime => $in->(0.4) })
+       ->{status}, 200, 'a PATCH that moves it to 0.4 s from now');
+    ok(defined within(5, sub { $x->get("$ext/pm")->{status} == 404 }),
+       '... gone then on another gateway');
+    is($z->post($ext, { sessionKey => 'pm2' })->{status}, 201, 'another');
+    is($z->patch("$ext/pm2", { sessionExpirationDateTime =>
+                               '2001-01-01T00:00:00Z' })->{status},
+       200, 'a PATCH to a moment past: answered');
+    is($x->get("$ext/pm2")->{status}, 404, '... and gone at once');
     ok(defined within(5, sub {
         (status_of($y)->{objects}{RequestRemoteHelpSessionAccessResponse}
          // -1) == 0 }), '... and the status no longer counts it');
