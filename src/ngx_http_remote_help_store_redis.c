@@ -196,7 +196,8 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     /*
      * patch: the literals given (ARGV[9], a mask of the properties; their
      * spans in ARGV[6] over ARGV[5]) put in the stored object's place,
-     * the rest of it kept byte for byte; ARGV[10]: whether ARGV[3] is
+     * the rest of it kept byte for byte (copied in as few pieces as
+     * there are literals given, the spans after each moved by it); ARGV[10]: whether ARGV[3] is
      * its new sessionExpirationDateTime (else the stored one, u, stays);
      * ARGV[11]: how many properties.  {v, d, JSON, spans}; {-1}: none.
      */
@@ -221,28 +222,22 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "local w = {struct.unpack(fmt, ARGV[6])}\n"
     "local old, new = cur[1], ARGV[5]\n"
     "local mask = tonumber(ARGV[9])\n"
-    "local out, sv, pos, len, b = {}, {}, 1, 0, 1\n"
+    "local out, pos, delta, b = {}, 1, 0, 1\n"
     "for i = 1, 2 * n, 2 do\n"
-    "  local off, l = o[i], o[i + 1]\n"
-    "  local sep = string.sub(old, pos, off)\n"
-    "  local lit\n"
+    "  local off = o[i]\n"
+    "  o[i] = off + delta\n"
     "  if mask % (2 * b) >= b then\n"
-    "    lit = string.sub(new, w[i] + 1, w[i] + w[i + 1])\n"
-    "  else\n"
-    "    lit = string.sub(old, off + 1, off + l)\n"
+    "    out[#out + 1] = string.sub(old, pos, off)\n"
+    "    out[#out + 1] = string.sub(new, w[i] + 1, w[i] + w[i + 1])\n"
+    "    pos = off + o[i + 1] + 1\n"
+    "    delta = delta + w[i + 1] - o[i + 1]\n"
+    "    o[i + 1] = w[i + 1]\n"
     "  end\n"
     "  b = 2 * b\n"
-    "  out[#out + 1] = sep\n"
-    "  out[#out + 1] = lit\n"
-    "  len = len + #sep\n"
-    "  sv[i] = len\n"
-    "  sv[i + 1] = #lit\n"
-    "  len = len + #lit\n"
-    "  pos = off + l + 1\n"
     "end\n"
     "out[#out + 1] = string.sub(old, pos)\n"
     "local j = table.concat(out)\n"
-    "local s = struct.pack(fmt, unpack(sv))\n"
+    "local s = struct.pack(fmt, unpack(o, 1, 2 * n))\n"
     "local v = redis.call('INCR', KEYS[3])\n"
     NGX_HTTP_RH_LUA_GONE("{v, d, j, s}")
     NGX_HTTP_RH_LUA_PUT("j", "s", "u")
