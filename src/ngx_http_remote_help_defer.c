@@ -44,7 +44,6 @@ ngx_http_remote_help_storage_t  ngx_http_remote_help_defer_storage = {
     ngx_http_remote_help_defer_remove,
     ngx_http_remote_help_defer_list,
     ngx_http_remote_help_defer_cancel,
-    NULL,
     NULL
 };
 

@@ -37,8 +37,6 @@ struct ngx_http_remote_help_write_s {
 static void ngx_http_remote_help_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_remote_help_write(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
-static ngx_int_t ngx_http_remote_help_write_patch(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, void *backend);
 static ngx_int_t ngx_http_remote_help_write_read(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_write_done(ngx_http_request_t *r,
@@ -276,10 +274,6 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
     backend = rlcf->shm_zone->data;
 
-    if (ngx_http_rh_storage(backend)->patch) {
-        return ngx_http_remote_help_write_patch(r, ctx, backend);
-    }
-
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
     rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
@@ -288,65 +282,6 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
                                         ngx_http_remote_help_write_read);
 }
 
-
-/*
- * An update the backend merges itself (one round trip to Redis): the
- * properties the body gives, rendered as the object's would be, each
- * found by its span; the whole object after the update comes back.
- */
-
-static ngx_int_t
-ngx_http_remote_help_write_patch(ngx_http_request_t *r,
-    ngx_http_remote_help_ctx_t *ctx, void *backend)
-{
-    ngx_int_t                      rc;
-    ngx_uint_t                     i;
-    ngx_rh_buf_t                   out;
-    ngx_rh_field_t                 fields[NGX_RH_MAX_PROPS];
-    ngx_rh_value_t                *v;
-    const ngx_rh_set_t            *set;
-    ngx_http_remote_help_op_t     *wr;
-    ngx_http_remote_help_write_t  *w;
-
-    w = ctx->write;
-    set = ctx->set;
-    wr = &w->wr;
-
-    ngx_http_remote_help_op_init(wr, r, ctx, &w->key);
-
-    for (i = 0; i < set->nprops; i++) {
-        v = &w->parser.values[i];
-
-        fields[i].data = v->data;
-        fields[i].len = v->len;
-        fields[i].raw = 0;
-
-        if (!v->present) {
-            continue;
-        }
-
-        wr->present |= (uint32_t) 1 << i;
-
-        if (set->props[i].kind == NGX_RH_DATETIME) {
-            wr->until = ngx_rh_moment(v->data, v->len, 0);
-            wr->until_given = 1;
-        }
-    }
-
-    ngx_rh_buf_init(&out, &w->afs, 0);
-
-    if (ngx_rh_render_object(&out, set, fields, wr->spans) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    wr->json.data = out.data;
-    wr->json.len = out.len;
-
-    rc = ngx_http_rh_storage(backend)->patch(backend, wr);
-
-    return ngx_http_remote_help_op_wait(r, ctx, wr, rc,
-                                        ngx_http_remote_help_write_done);
-}
 
 
 static ngx_int_t

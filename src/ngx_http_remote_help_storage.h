@@ -63,10 +63,6 @@ struct ngx_http_remote_help_op_s {
      */
     int64_t                       until;
 
-    /* patch: in, the properties given, and whether until is one */
-    uint32_t                      present;
-    ngx_uint_t                    until_given;
-
     /* list: in (after: the place to start after, 0: the first; top) */
     uint64_t                      after;
     ngx_uint_t                    top;
@@ -106,15 +102,6 @@ typedef struct {
 
     /* NULL: the figures are the zone's own; else its "objects" counted */
     ngx_int_t                   (*count)(void *backend,
-                                         ngx_http_remote_help_op_t *op);
-
-    /*
-     * NULL: an update reads, merges and puts; else the backend merges in
-     * one step what a PATCH gives (op->present's properties, their
-     * literals by op->spans in op->json) into the object and answers
-     * the whole object after it (json, spans, seq)
-     */
-    ngx_int_t                   (*patch)(void *backend,
                                          ngx_http_remote_help_op_t *op);
 } ngx_http_remote_help_storage_t;
 

@@ -36,8 +36,7 @@
 #define NGX_HTTP_RH_SCRIPT_DELETE  2
 #define NGX_HTTP_RH_SCRIPT_LIST    3
 #define NGX_HTTP_RH_SCRIPT_COUNT   4
-#define NGX_HTTP_RH_SCRIPT_PATCH   5
-#define NGX_HTTP_RH_SCRIPTS        6
+#define NGX_HTTP_RH_SCRIPTS        5
 
 /* a listing page scans at most this many entries (expired ones too) */
 #define NGX_HTTP_RH_LIST_SCAN      10
@@ -81,15 +80,14 @@ struct ngx_http_remote_help_redis_zone_s {
  * lifetime it had ("had", its old d) taken away.
  */
 
-#define NGX_HTTP_RH_LUA_PUT(j, s, u)                                         \
+#define NGX_HTTP_RH_LUA_PUT                                                  \
     "if d ~= 0 then\n"                                                       \
-    "  redis.call('HSET', KEYS[1], 'j', " j ", 's', " s ", 'v', v, 'u', "     \
-    u ", 'd', d)\n"                                                          \
+    "  redis.call('HSET', KEYS[1], 'j', ARGV[5], 's', ARGV[6], 'v', v,"      \
+    " 'd', d)\n"                                                             \
     "  redis.call('PEXPIREAT', KEYS[1], d)\n"                                \
     "  redis.call('ZADD', KEYS[4], d, ARGV[8])\n"                            \
     "else\n"                                                                 \
-    "  redis.call('HSET', KEYS[1], 'j', " j ", 's', " s ", 'v', v, 'u', "     \
-    u ")\n"                                                                  \
+    "  redis.call('HSET', KEYS[1], 'j', ARGV[5], 's', ARGV[6], 'v', v)\n"    \
     "  if had then\n"                                                        \
     "    redis.call('HDEL', KEYS[1], 'd')\n"                                 \
     "    redis.call('PERSIST', KEYS[1])\n"                                   \
@@ -97,7 +95,7 @@ struct ngx_http_remote_help_redis_zone_s {
     "  end\n"                                                                \
     "end\n"
 
-/* an update or patch whose moment is past: the object goes at once */
+/* an update whose moment is past: the object goes at once */
 
 #define NGX_HTTP_RH_LUA_GONE(ret)                                            \
     "if d ~= 0 and d <= now then\n"                                          \
@@ -116,7 +114,7 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "if d ~= 0 and d <= now then return {v, d} end\n"
     "local had = false\n"
     "redis.call('ZADD', KEYS[2], v, ARGV[7])\n"
-    NGX_HTTP_RH_LUA_PUT("ARGV[5]", "ARGV[6]", "ARGV[3]")
+    NGX_HTTP_RH_LUA_PUT
     "return {v, d}\n",
 
     /* update of version ARGV[9]: {-1}, it does not exist; {-3}, changed */
@@ -127,7 +125,7 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "local had = cur[2]\n"
     "local v = redis.call('INCR', KEYS[3])\n"
     NGX_HTTP_RH_LUA_GONE("{v, d}")
-    NGX_HTTP_RH_LUA_PUT("ARGV[5]", "ARGV[6]", "ARGV[3]")
+    NGX_HTTP_RH_LUA_PUT
     "return {v, d}\n",
 
     /* delete; KEYS: object, list, expiry; ARGV: deadline, key, S:KEY */
@@ -191,57 +189,7 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     "if gone > 0 then redis.call('INCRBY', KEYS[5], gone) end\n"
     "return {redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),"
     " redis.call('ZCARD', KEYS[4]),"
-    " tonumber(redis.call('GET', KEYS[5]) or '0')}\n",
-
-    /*
-     * patch: the literals given (ARGV[9], a mask of the properties; their
-     * spans in ARGV[6] over ARGV[5]) put in the stored object's place,
-     * the rest of it kept byte for byte (copied in as few pieces as
-     * there are literals given, the spans after each moved by it); ARGV[10]: whether ARGV[3] is
-     * its new sessionExpirationDateTime (else the stored one, u, stays);
-     * ARGV[11]: how many properties.  {v, d, JSON, spans}; {-1}: none.
-     */
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "if now > tonumber(ARGV[1]) then return {-2} end\n"
-    "local cur = redis.call('HMGET', KEYS[1], 'j', 's', 'u', 'd')\n"
-    "if not cur[1] then return {-1} end\n"
-    "local had = cur[4]\n"
-    "local u = tonumber(ARGV[3])\n"
-    "if ARGV[10] == '0' then u = tonumber(cur[3] or '0') or 0 end\n"
-    "local d = 0\n"
-    "if ARGV[2] ~= '0' then d = now + tonumber(ARGV[2]) end\n"
-    "if ARGV[4] == '1' and u ~= 0 then\n"
-    "  local m = u\n"
-    "  if m < 1 then m = 1 end\n"
-    "  if d == 0 or m < d then d = m end\n"
-    "end\n"
-    "local n = tonumber(ARGV[11])\n"
-    "local fmt = '<' .. string.rep('I4', 2 * n)\n"
-    "local o = {struct.unpack(fmt, cur[2])}\n"
-    "local w = {struct.unpack(fmt, ARGV[6])}\n"
-    "local old, new = cur[1], ARGV[5]\n"
-    "local mask = tonumber(ARGV[9])\n"
-    "local out, pos, delta, b = {}, 1, 0, 1\n"
-    "for i = 1, 2 * n, 2 do\n"
-    "  local off = o[i]\n"
-    "  o[i] = off + delta\n"
-    "  if mask % (2 * b) >= b then\n"
-    "    out[#out + 1] = string.sub(old, pos, off)\n"
-    "    out[#out + 1] = string.sub(new, w[i] + 1, w[i] + w[i + 1])\n"
-    "    pos = off + o[i + 1] + 1\n"
-    "    delta = delta + w[i + 1] - o[i + 1]\n"
-    "    o[i + 1] = w[i + 1]\n"
-    "  end\n"
-    "  b = 2 * b\n"
-    "end\n"
-    "out[#out + 1] = string.sub(old, pos)\n"
-    "local j = table.concat(out)\n"
-    "local s = struct.pack(fmt, unpack(o, 1, 2 * n))\n"
-    "local v = redis.call('INCR', KEYS[3])\n"
-    NGX_HTTP_RH_LUA_GONE("{v, d, j, s}")
-    NGX_HTTP_RH_LUA_PUT("j", "s", "u")
-    "return {v, d, j, s}\n"
+    " tonumber(redis.call('GET', KEYS[5]) or '0')}\n"
 };
 
 
@@ -259,8 +207,6 @@ static ngx_int_t ngx_http_remote_help_redis_remove(void *backend,
 static ngx_int_t ngx_http_remote_help_redis_list(void *backend,
     ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_redis_count(void *backend,
-    ngx_http_remote_help_op_t *op);
-static ngx_int_t ngx_http_remote_help_redis_patch(void *backend,
     ngx_http_remote_help_op_t *op);
 static void ngx_http_remote_help_redis_cancel_op(void *backend,
     ngx_http_remote_help_op_t *op);
@@ -281,8 +227,6 @@ static void ngx_http_remote_help_redis_got(
 static ngx_int_t ngx_http_remote_help_redis_put_build(
     ngx_http_remote_help_redis_call_t *call);
 static void ngx_http_remote_help_redis_put_done(
-    ngx_http_remote_help_redis_call_t *call, redisReply *reply);
-static void ngx_http_remote_help_redis_patched(
     ngx_http_remote_help_redis_call_t *call, redisReply *reply);
 static ngx_int_t ngx_http_remote_help_redis_remove_build(
     ngx_http_remote_help_redis_call_t *call);
@@ -322,8 +266,7 @@ ngx_http_remote_help_storage_t  ngx_http_remote_help_redis_storage = {
     ngx_http_remote_help_redis_remove,
     ngx_http_remote_help_redis_list,
     ngx_http_remote_help_redis_cancel_op,
-    ngx_http_remote_help_redis_count,
-    ngx_http_remote_help_redis_patch
+    ngx_http_remote_help_redis_count
 };
 
 
@@ -548,20 +491,6 @@ ngx_http_remote_help_redis_count(void *backend, ngx_http_remote_help_op_t *op)
 }
 
 
-static ngx_int_t
-ngx_http_remote_help_redis_patch(void *backend, ngx_http_remote_help_op_t *op)
-{
-    ngx_http_remote_help_zone_t *zone = backend;
-
-    /* the merge is the patch script's: no version to start from */
-    op->seq = NGX_HTTP_RH_CREATE;
-
-    return ngx_http_remote_help_redis_start(zone->redis, op,
-                                        ngx_http_remote_help_redis_put_build,
-                                        ngx_http_remote_help_redis_patched);
-}
-
-
 static void
 ngx_http_remote_help_redis_cancel_op(void *backend,
     ngx_http_remote_help_op_t *op)
@@ -758,23 +687,20 @@ ngx_http_remote_help_redis_put_build(ngx_http_remote_help_redis_call_t *call)
 {
     int                                 argc;
     ngx_str_t                           key, member;
-    ngx_uint_t                          update, patch, s;
+    ngx_uint_t                          update, s;
     ngx_http_remote_help_op_t          *op;
     ngx_http_remote_help_redis_zone_t  *rz;
-    const char                         *argv[18];
-    size_t                              lens[18];
+    const char                         *argv[16];
+    size_t                              lens[16];
     u_char                              deadline[NGX_INT64_LEN];
     u_char                              timeout[NGX_INT64_LEN];
     u_char                              until[NGX_INT64_LEN];
     u_char                              version[NGX_INT64_LEN];
-    u_char                              nprops[NGX_INT64_LEN];
 
     op = call->op;
     rz = call->data;
-    patch = (call->handler == ngx_http_remote_help_redis_patched);
     update = (op->seq != NGX_HTTP_RH_CREATE);
-    s = patch ? NGX_HTTP_RH_SCRIPT_PATCH
-              : update ? NGX_HTTP_RH_SCRIPT_UPDATE : NGX_HTTP_RH_SCRIPT_CREATE;
+    s = update ? NGX_HTTP_RH_SCRIPT_UPDATE : NGX_HTTP_RH_SCRIPT_CREATE;
 
     if (ngx_http_remote_help_redis_object_key(rz, op, &key, &member)
         != NGX_OK)
@@ -806,15 +732,7 @@ ngx_http_remote_help_redis_put_build(ngx_http_remote_help_redis_call_t *call)
     ngx_http_rh_arg(op->key.data, op->key.len);
     ngx_http_rh_arg(member.data, member.len);
 
-    if (patch) {
-        ngx_http_rh_arg(version, ngx_sprintf(version, "%uD", op->present)
-                                 - version);
-        ngx_http_rh_arg(op->until_given ? "1" : "0", 1);
-        ngx_http_rh_arg(nprops, ngx_sprintf(nprops, "%ui",
-                                            ngx_rh_sets[op->set].nprops)
-                                - nprops);
-
-    } else if (update) {
+    if (update) {
         ngx_http_rh_arg(version, ngx_sprintf(version, "%uL", op->seq)
                                  - version);
     }
@@ -883,79 +801,6 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
      * This connection is not told of its own changes (NOLOOP): the copy
      * is the new version, or none
      */
-
-    if (death && death <= ngx_http_remote_help_redis_now(rz->redis)) {
-        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
-
-    } else {
-        ngx_http_remote_help_redis_keep(rz, call, op, death);
-    }
-
-    ngx_http_remote_help_redis_answer(call, NGX_OK);
-}
-
-
-/* {v, d, JSON, spans}: the object after the patch */
-
-static void
-ngx_http_remote_help_redis_patched(ngx_http_remote_help_redis_call_t *call,
-    redisReply *reply)
-{
-    size_t                              spans;
-    int64_t                             version, death;
-    redisReply                        **e;
-    ngx_http_remote_help_op_t          *op;
-    ngx_http_remote_help_redis_zone_t  *rz;
-
-    op = call->op;
-    rz = call->data;
-
-    if (reply == NULL) {
-        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
-        return;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
-        || ngx_http_remote_help_redis_number(reply->element[0], &version)
-           != NGX_OK)
-    {
-        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-        return;
-    }
-
-    if (version == -1) {
-        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
-        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_MISSING);
-        return;
-    }
-
-    if (version == -2) {
-        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_UNAVAILABLE);
-        return;
-    }
-
-    e = reply->element;
-    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
-
-    if (reply->elements != 4
-        || ngx_http_remote_help_redis_number(e[1], &death) != NGX_OK
-        || e[2]->type != REDIS_REPLY_STRING
-        || e[3]->type != REDIS_REPLY_STRING || (size_t) e[3]->len != spans)
-    {
-        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-        return;
-    }
-
-    op->json.len = e[2]->len;
-    op->json.data = ngx_pnalloc(op->pool, op->json.len);
-    if (op->json.data == NULL) {
-        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-        return;
-    }
-
-    ngx_memcpy(op->json.data, e[2]->str, op->json.len);
-    ngx_memcpy(op->spans, e[3]->str, spans);
-    op->seq = (uint64_t) version;
 
     if (death && death <= ngx_http_remote_help_redis_now(rz->redis)) {
         ngx_http_remote_help_redis_drop(rz, op->set, &op->key);

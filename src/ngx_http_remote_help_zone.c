@@ -43,7 +43,6 @@ ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
     ngx_http_remote_help_zone_remove,
     ngx_http_remote_help_zone_list,
     NULL,
-    NULL,
     NULL
 };
 
