@@ -518,6 +518,30 @@ done:
 }
 
 
+/* whether the set has the key (dead or alive), under the read lock */
+
+ngx_uint_t
+ngx_http_remote_help_store_has(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key)
+{
+    uint32_t     hash;
+    ngx_uint_t   has;
+
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        /* the caller's delete finds out */
+        return 1;
+    }
+
+    has = (ngx_http_remote_help_lookup_locked(zone, set, hash, key) != NULL);
+
+    ngx_http_remote_help_store_runlock(zone);
+
+    return has;
+}
+
+
 /* a write takes the zone's write lock here: not in a zone retired */
 
 static ngx_int_t

@@ -269,6 +269,10 @@ void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
 /* every object taken out */
 void ngx_http_remote_help_store_clear(ngx_http_remote_help_zone_t *zone);
 
+/* whether an object of the key is there, its moment come or not */
+ngx_uint_t ngx_http_remote_help_store_has(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key);
+
 /*
  * Lifetimes: removes up to max objects whose moment has come; *next:
  * the moment of the next one then (NGX_HTTP_RH_NEVER: none)

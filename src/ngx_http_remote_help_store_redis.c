@@ -57,6 +57,7 @@ struct ngx_http_remote_help_redis_zone_s {
     ngx_msec_t                     timeout;     /* timeout= */
     ngx_flag_t                     expire;      /* expire=on */
     ngx_uint_t                     cache;
+    ngx_uint_t                     workers;     /* worker_processes */
 };
 
 
@@ -366,20 +367,26 @@ ngx_http_remote_help_redis_zone_conf(ngx_conf_t *cf,
 
 
 ngx_int_t
-ngx_http_remote_help_redis_zone_init_process(ngx_array_t *zones)
+ngx_http_remote_help_redis_zone_init_process(ngx_cycle_t *cycle,
+    ngx_array_t *zones)
 {
-    ngx_uint_t                     i;
+    ngx_uint_t                     i, workers;
+    ngx_core_conf_t               *ccf;
     ngx_http_remote_help_zone_t  **zone;
 
     if (zones == NULL) {
         return NGX_OK;
     }
 
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    workers = (ccf->worker_processes > 1) ? ccf->worker_processes : 1;
+
     zone = zones->elts;
 
     for (i = 0; i < zones->nelts; i++) {
         if (zone[i]->redis && zone[i]->counters) {
             zone[i]->redis->stats = zone[i]->counters->backend;
+            zone[i]->redis->workers = workers;
         }
     }
 
@@ -799,10 +806,13 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
 
     /*
      * This connection is not told of its own changes (NOLOOP): the copy
-     * is the new version, or none
+     * is the new version, or none.  With other workers, each of them is
+     * told of this change and drops the copy at once: none is kept.
      */
 
-    if (death && death <= ngx_http_remote_help_redis_now(rz->redis)) {
+    if (rz->workers > 1
+        || (death && death <= ngx_http_remote_help_redis_now(rz->redis)))
+    {
         ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
 
     } else {
@@ -1122,13 +1132,15 @@ ngx_http_remote_help_redis_keep(ngx_http_remote_help_redis_zone_t *rz,
 }
 
 
+/* a copy dropped; most keys have none: a look under the read lock first */
+
 static void
 ngx_http_remote_help_redis_drop(ngx_http_remote_help_redis_zone_t *rz,
     ngx_uint_t set, ngx_str_t *key)
 {
     uint64_t  written;
 
-    if (rz->cache) {
+    if (rz->cache && ngx_http_remote_help_store_has(rz->zone, set, key)) {
         (void) ngx_http_remote_help_store_delete(rz->zone, set, key, 0, 0,
                                                  &written);
     }
