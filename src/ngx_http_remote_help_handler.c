@@ -275,6 +275,7 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
     backend = rlcf->shm_zone->data;
 
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
+    ctx->op.update = 1;
 
     rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
 

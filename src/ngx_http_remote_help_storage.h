@@ -74,6 +74,9 @@ struct ngx_http_remote_help_op_s {
     ngx_uint_t                    objects[NGX_RH_NSETS];
     ngx_uint_t                    expired;
 
+    /* get: the object is read to be updated (a cache need not keep it) */
+    unsigned                      update:1;
+
     ngx_int_t                     rc;
     ngx_http_remote_help_done_pt  done;
     void                         *data;

@@ -674,7 +674,10 @@ ngx_http_remote_help_redis_got(ngx_http_remote_help_redis_call_t *call,
     ngx_memcpy(op->spans, e[1]->str, spans);
     op->seq = (uint64_t) version;
 
-    ngx_http_remote_help_redis_keep(rz, call, op, death);
+    if (!op->update) {
+        /* a PATCH's read: the write that follows drops it anyway */
+        ngx_http_remote_help_redis_keep(rz, call, op, death);
+    }
 
     ngx_http_remote_help_redis_answer(call, NGX_OK);
     return;
