@@ -33,7 +33,9 @@ my $NCHAN = '/usr/lib/nginx/modules/ngx_nchan_module.so';
 # under valgrind nginx is many times slower: its timings that much looser
 # (the 100 ms bound of copies is then checked as 100 ms x K)
 my $K = $ENV{RH_VALGRIND} ? 10 : 1;
-my $T = 300 * $K;
+# remote_help_redis timeout= (ms): under a second, which the harness
+# waits for an answer to go on
+my $T = $ENV{RH_VALGRIND} ? 800 : 300;
 
 # a gateway of the fleet; %opts: redis (server=), params (more of
 # remote_help_redis), zone (more of remote_help_zone), workers, main
@@ -158,7 +160,8 @@ sub ready {
         $t->post($acc, { sessionKey => 'early' })->{status} == 201 });
     ok(defined $lag, 'Redis up: the gateway connects by itself')
         and cmp_ok($lag, '<', 5, '... within a few seconds');
-    is($t->get("$acc/early")->{status}, 200, '... and serves from it');
+    ok(defined within(10, sub { $t->get("$acc/early")->{status} == 200 }),
+       '... and serves from it (every worker connected)');
 }
 
 
@@ -451,7 +454,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
 {
     my $redis3 = RHRedis->new();
     my $g = gateway($redis3, params => "timeout=${T}ms cache=off");
-    ok(ready($g), 'a gateway with timeout=300ms');
+    ok(ready($g), "a gateway with timeout=${T}ms");
     is($g->post($acc, { sessionKey => 'before' })->{status}, 201, 'a write');
 
     $redis3->pause();
@@ -461,7 +464,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
     my $took = time() - $start;
     is($r->{status}, 503, 'Redis paused: a POST gets 503');
     ok(defined $r->{headers}{'retry-after'}, '... with Retry-After');
-    ok($took >= 0.25 * $K && $took < 1 * $K,
+    ok($took >= 0.9 * $T / 1000 && $took < $T / 1000 + 0.7 * $K,
        sprintf('... after the timeout (%.2f s)', $took));
     is($g->patch("$acc/before", { pubSubEncryptionKey => 'late' })->{status},
        503, '... a PATCH too');
