@@ -588,35 +588,25 @@ ngx_http_remote_help_failed(ngx_http_request_t *r,
                                &rlcf->shm_zone->shm.name);
     }
 
-    if (rc == NGX_HTTP_RH_UNAVAILABLE) {
-        h = ngx_http_remote_help_add_header(r, "Retry-After",
-                                            (u_char *) "1", 1);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_remote_help_error(r, ctx,
-                               NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "The backend of remote_help_zone \"%V\" "
-                               "did not answer in time; nothing was "
-                               "changed.", &rlcf->shm_zone->shm.name);
+    if (rc != NGX_HTTP_RH_UNAVAILABLE && rc != NGX_HTTP_RH_RETIRED) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_HTTP_RH_RETIRED) {
-        h = ngx_http_remote_help_add_header(r, "Retry-After",
-                                            (u_char *) "1", 1);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    /* 503: nothing was changed, and the client may try again */
 
-        return ngx_http_remote_help_error(r, ctx,
-                               NGX_HTTP_SERVICE_UNAVAILABLE,
-                               "The remote_help_zone \"%V\" is being "
-                               "resized; nothing was changed.",
-                               &rlcf->shm_zone->shm.name);
+    h = ngx_http_remote_help_add_header(r, "Retry-After", (u_char *) "1", 1);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_http_remote_help_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      (rc == NGX_HTTP_RH_RETIRED)
+                                      ? "The remote_help_zone \"%V\" is "
+                                        "being resized; nothing was changed."
+                                      : "The backend of remote_help_zone "
+                                        "\"%V\" did not answer in time; "
+                                        "nothing was changed.",
+                                      &rlcf->shm_zone->shm.name);
 }
 
 
