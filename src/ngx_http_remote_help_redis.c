@@ -8,15 +8,18 @@
  * scripts, then TIME, whose answer gives Redis's clock and makes it
  * ready; calls made meanwhile wait for it (within their timeout).
  *
- * When a zone keeps copies (cache=on), a second connection subscribes
- * to __redis__:invalidate and to a heartbeat channel of its own, and the
- * command connection's CLIENT TRACKING (BCAST, the zones' prefixes,
- * NOLOOP) sends it every change.  The command connection publishes a
- * heartbeat every 25 ms carrying the moment it was sent: when one is
- * heard, every change Redis made before it was sent was heard before it,
- * so a copy is served only while the last heartbeat heard is at most
- * 100 ms old.  Losing either connection, or the heartbeat, drops every
- * copy at once.
+ * When a zone keeps copies (cache=on), one worker of the gateway (the
+ * first, ngx_worker 0: the listener) hears of the changes for all of
+ * them, so that a write costs Redis one message per gateway, not one per
+ * worker: a second connection subscribes to __redis__:invalidate and to
+ * a heartbeat channel of its own, and the command connection's CLIENT
+ * TRACKING (BCAST, the zones' prefixes) sends it every change, its own
+ * writes' too.  It publishes a heartbeat every 25 ms carrying the moment
+ * it was sent: when one is heard, every change Redis made before it was
+ * sent was heard before it.  The backend keeps when the last one was
+ * sent, and the changes heard, in the zone's shared counters: any
+ * worker serves a copy while it is at most 100 ms old.  Losing either
+ * connection, or the heartbeat, drops every copy at once.
  */
 
 
@@ -403,6 +406,7 @@ ngx_http_remote_help_redis_init_process(ngx_cycle_t *cycle,
         }
 
         redis->log = cycle->log;
+        redis->listener = (ngx_worker == 0);
         redis->backoff = NGX_HTTP_RH_REDIS_BACKOFF_MIN;
         ngx_queue_init(&redis->waiting);
 
@@ -506,7 +510,9 @@ ngx_http_remote_help_redis_connect(ngx_http_remote_help_redis_t *redis)
         }
     }
 
-    if (redis->sub == NULL && redis->cache && redis->watches.nelts) {
+    if (redis->sub == NULL && redis->listener && redis->cache
+        && redis->watches.nelts)
+    {
         redis->sub = ngx_http_remote_help_redis_open(redis);
 
         if (redis->sub) {
@@ -525,7 +531,8 @@ ngx_http_remote_help_redis_connect(ngx_http_remote_help_redis_t *redis)
     }
 
     if ((redis->cmd == NULL
-         || (redis->sub == NULL && redis->cache && redis->watches.nelts))
+         || (redis->sub == NULL && redis->listener && redis->cache
+             && redis->watches.nelts))
         && !redis->reconnect.timer_set && !redis->exiting)
     {
         ngx_add_timer(&redis->reconnect, redis->backoff);
@@ -667,7 +674,11 @@ ngx_http_remote_help_redis_lost(ngx_http_remote_help_redis_t *redis,
         return;
     }
 
-    ngx_http_remote_help_redis_flush(redis);
+    if (redis->listener) {
+        /* the changes are no longer heard: what was kept may be stale */
+        ngx_http_remote_help_redis_flush(redis);
+    }
+
     ngx_http_remote_help_redis_count(redis, NGX_HTTP_RH_RS_RECONNECTS);
 
     if (!redis->reconnect.timer_set) {
@@ -803,10 +814,12 @@ static void
 ngx_http_remote_help_redis_message(redisAsyncContext *ac, void *reply,
     void *data)
 {
-    redisReply                    *rep = reply;
-    ngx_int_t                      sent;
-    redisReply                    *kind, *channel, *payload;
-    ngx_http_remote_help_redis_t  *redis = data;
+    redisReply                          *rep = reply;
+    ngx_int_t                            sent;
+    ngx_uint_t                           i;
+    redisReply                          *kind, *channel, *payload;
+    ngx_http_remote_help_redis_t        *redis = data;
+    ngx_http_remote_help_redis_watch_t  *w;
 
     if (rep == NULL || ac != redis->sub) {
         return;
@@ -860,6 +873,13 @@ ngx_http_remote_help_redis_message(redisAsyncContext *ac, void *reply,
                 && redis->tracked)
             {
                 redis->heard = (ngx_msec_t) sent;
+                redis->fresh = 1;
+
+                w = redis->watches.elts;
+
+                for (i = 0; i < redis->watches.nelts; i++) {
+                    w[i].heard(w[i].data, (ngx_msec_t) sent);
+                }
             }
         }
 
@@ -880,8 +900,6 @@ ngx_http_remote_help_redis_invalidated(ngx_http_remote_help_redis_t *redis,
     ngx_uint_t                           i, k;
     redisReply                          *key;
     ngx_http_remote_help_redis_watch_t  *w;
-
-    redis->inval++;
 
     w = redis->watches.elts;
 
@@ -937,9 +955,9 @@ ngx_http_remote_help_redis_track(ngx_http_remote_help_redis_t *redis)
         return;
     }
 
-    argv = ngx_alloc((8 + 2 * redis->watches.nelts) * sizeof(char *),
+    argv = ngx_alloc((7 + 2 * redis->watches.nelts) * sizeof(char *),
                      redis->log);
-    lens = ngx_alloc((8 + 2 * redis->watches.nelts) * sizeof(size_t),
+    lens = ngx_alloc((7 + 2 * redis->watches.nelts) * sizeof(size_t),
                      redis->log);
 
     if (argv == NULL || lens == NULL) {
@@ -969,7 +987,7 @@ ngx_http_remote_help_redis_track(ngx_http_remote_help_redis_t *redis)
         lens[argc++] = w[i].prefix.len;
     }
 
-    argv[argc] = "NOLOOP"; lens[argc++] = 6;
+    /* no NOLOOP: the listener's own writes are news for the others */
 
     redis->tracking = 1;
 
@@ -1046,7 +1064,6 @@ ngx_http_remote_help_redis_flush(ngx_http_remote_help_redis_t *redis)
     ngx_uint_t                           i;
     ngx_http_remote_help_redis_watch_t  *w;
 
-    redis->inval++;
     redis->heard = ngx_current_msec - 2 * NGX_HTTP_RH_REDIS_FRESH;
     redis->fresh = 0;
 
@@ -1055,23 +1072,6 @@ ngx_http_remote_help_redis_flush(ngx_http_remote_help_redis_t *redis)
     for (i = 0; i < redis->watches.nelts; i++) {
         w[i].flush(w[i].data);
     }
-}
-
-
-ngx_uint_t
-ngx_http_remote_help_redis_fresh(ngx_http_remote_help_redis_t *redis)
-{
-    if (redis->tracked == 0 || redis->tracked != redis->sub_id
-        || (ngx_msec_int_t) (ngx_current_msec - redis->heard)
-           > NGX_HTTP_RH_REDIS_FRESH)
-    {
-        return 0;
-    }
-
-    /* from now on a loss drops the copies */
-    redis->fresh = 1;
-
-    return 1;
 }
 
 
@@ -1095,7 +1095,6 @@ ngx_http_remote_help_redis_call(ngx_http_remote_help_redis_t *redis,
 
     call->redis = redis;
     call->op = op;
-    call->inval = redis->inval;
     call->deadline = (int64_t) ngx_cached_time->sec * 1000
                      + ngx_cached_time->msec + redis->timeout;
 
@@ -1144,8 +1143,6 @@ ngx_http_remote_help_redis_write(ngx_http_remote_help_redis_call_t *call)
     if (call->cmd == NULL && call->build(call) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    call->inval = call->redis->inval;
 
     if (redisAsyncFormattedCommand(call->redis->cmd,
                                    ngx_http_remote_help_redis_reply, call,
@@ -1386,7 +1383,7 @@ ngx_http_remote_help_redis_tick(ngx_event_t *ev)
         return;
     }
 
-    if (redis->cache && redis->watches.nelts) {
+    if (redis->listener && redis->cache && redis->watches.nelts) {
 
         if (redis->fresh
             && (ngx_msec_int_t) (ngx_current_msec - redis->heard)

@@ -54,6 +54,9 @@ typedef void (*ngx_http_remote_help_redis_invalidate_pt)(void *data,
 typedef void (*ngx_http_remote_help_redis_flush_pt)(void *data);
 /* of every zone, each second: what has expired taken out */
 typedef void (*ngx_http_remote_help_redis_sweep_pt)(void *data);
+/* of a zone that keeps copies: a heartbeat sent at "sent" was heard */
+typedef void (*ngx_http_remote_help_redis_heard_pt)(void *data,
+    ngx_msec_t sent);
 
 
 /*
@@ -73,7 +76,8 @@ struct ngx_http_remote_help_redis_call_s {
     char                          *cmd;         /* as made, for a resend */
     int                            len;
     int64_t                        deadline;    /* our clock, ms */
-    ngx_uint_t                     inval;       /* changes heard, sent */
+    ngx_atomic_uint_t              inval;       /* the backend's count of
+                                                   changes heard, sent */
     unsigned                       queued:1;
     unsigned                       resent:1;
 };
@@ -85,6 +89,7 @@ typedef struct {
     ngx_http_remote_help_redis_invalidate_pt  invalidate;
     ngx_http_remote_help_redis_flush_pt       flush;
     ngx_http_remote_help_redis_sweep_pt       sweep;
+    ngx_http_remote_help_redis_heard_pt       heard;
 } ngx_http_remote_help_redis_watch_t;
 
 
@@ -122,8 +127,9 @@ struct ngx_http_remote_help_redis_s {
     ngx_msec_t                     heard;       /* when the last heartbeat
                                                    heard was sent */
     ngx_msec_t                     swept;
-    ngx_uint_t                     inval;       /* changes heard, flushes */
-    ngx_uint_t                     fresh;       /* copies were servable */
+    ngx_uint_t                     listener;    /* this worker hears the
+                                                   changes for them all */
+    ngx_uint_t                     fresh;       /* heartbeats are heard */
     ngx_uint_t                     exiting;
     ngx_event_t                    reconnect;
     ngx_event_t                    tick;
@@ -168,9 +174,6 @@ int64_t ngx_http_remote_help_redis_deadline(
 /* now on Redis's clock */
 int64_t ngx_http_remote_help_redis_now(ngx_http_remote_help_redis_t *redis);
 
-/* whether copies may be served now: every change made is heard of */
-ngx_uint_t ngx_http_remote_help_redis_fresh(
-    ngx_http_remote_help_redis_t *redis);
 ngx_uint_t ngx_http_remote_help_redis_connected(
     ngx_http_remote_help_redis_t *redis);
 

@@ -64,6 +64,9 @@ static ngx_int_t ngx_http_remote_help_repair_locked(
     ngx_http_remote_help_zone_t *zone);
 static int ngx_libc_cdecl ngx_http_remote_help_created_cmp(const void *one,
     const void *two);
+static ngx_int_t ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
+    ngx_atomic_t *changes, ngx_atomic_uint_t seen);
 static ngx_int_t ngx_http_remote_help_write_lock(
     ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_write_unlock(
@@ -518,27 +521,38 @@ done:
 }
 
 
-/* whether the set has the key (dead or alive), under the read lock */
+/*
+ * A copy of the key gone, for a cache: *changes counted first, under the
+ * read lock, so that a guarded put (store_put_guarded) that took the
+ * write lock after it sees the change, and one before it is deleted now.
+ * Most keys have no copy: the delete's write lock only when one is there.
+ */
 
-ngx_uint_t
-ngx_http_remote_help_store_has(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key)
+void
+ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes)
 {
     uint32_t     hash;
+    uint64_t     written;
     ngx_uint_t   has;
 
     hash = ngx_murmur_hash2(key->data, key->len);
 
     if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
-        /* the caller's delete finds out */
-        return 1;
+        (void) ngx_atomic_fetch_add(changes, 1);
+        has = 1;
+
+    } else {
+        (void) ngx_atomic_fetch_add(changes, 1);
+        has = (ngx_http_remote_help_lookup_locked(zone, set, hash, key)
+               != NULL);
+        ngx_http_remote_help_store_runlock(zone);
     }
 
-    has = (ngx_http_remote_help_lookup_locked(zone, set, hash, key) != NULL);
-
-    ngx_http_remote_help_store_runlock(zone);
-
-    return has;
+    if (has) {
+        (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0,
+                                                 &written);
+    }
 }
 
 
@@ -595,6 +609,24 @@ ngx_int_t
 ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold)
 {
+    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0);
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_put_guarded(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, ngx_atomic_t *changes,
+    ngx_atomic_uint_t seen)
+{
+    return ngx_http_remote_help_put(zone, rec, 0, changes, seen);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
+    ngx_atomic_t *changes, ngx_atomic_uint_t seen)
+{
     size_t                         size;
     int64_t                        now;
     uint32_t                       hash;
@@ -629,6 +661,12 @@ ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (changes && *changes != seen) {
+        /* a change was heard of since what is put was read */
+        ngx_http_remote_help_wunlock(&sh->lock);
+        return NGX_DECLINED;
     }
 
     old = ngx_http_remote_help_lookup_locked(zone, set, hash, key);

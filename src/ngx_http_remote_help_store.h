@@ -100,6 +100,13 @@ typedef struct ngx_http_remote_help_state_s  ngx_http_remote_help_state_t;
 typedef struct {
     ngx_atomic_t                  requests[NGX_HTTP_RH_STATUSES];
     ngx_atomic_t                  backend[NGX_HTTP_RH_BACKEND_FIGURES];
+
+    /*
+     * backend= with copies: when the heartbeat a gateway's listener
+     * heard last was sent (ngx_current_msec), and the changes heard
+     */
+    ngx_atomic_t                  heard;
+    ngx_atomic_t                  changes;
 } ngx_http_remote_help_counters_t;
 
 
@@ -269,9 +276,16 @@ void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
 /* every object taken out */
 void ngx_http_remote_help_store_clear(ngx_http_remote_help_zone_t *zone);
 
-/* whether an object of the key is there, its moment come or not */
-ngx_uint_t ngx_http_remote_help_store_has(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key);
+/*
+ * For a cache kept by other processes' news of changes: a put refused
+ * (NGX_DECLINED) when *changes is no longer "seen"; a key dropped with
+ * *changes counted
+ */
+ngx_int_t ngx_http_remote_help_store_put_guarded(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    ngx_atomic_t *changes, ngx_atomic_uint_t seen);
+void ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes);
 
 /*
  * Lifetimes: removes up to max objects whose moment has come; *next:

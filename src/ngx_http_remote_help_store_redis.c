@@ -253,6 +253,9 @@ static void ngx_http_remote_help_redis_invalidate(void *data, u_char *key,
     size_t len);
 static void ngx_http_remote_help_redis_flush_zone(void *data);
 static void ngx_http_remote_help_redis_sweep(void *data);
+static ngx_uint_t ngx_http_remote_help_redis_fresh(
+    ngx_http_remote_help_redis_zone_t *rz);
+static void ngx_http_remote_help_redis_heard(void *data, ngx_msec_t sent);
 static void ngx_http_remote_help_redis_figure(
     ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t figure);
 static ngx_int_t ngx_http_remote_help_redis_number(redisReply *r,
@@ -347,6 +350,7 @@ ngx_http_remote_help_redis_zone_conf(ngx_conf_t *cf,
     w->invalidate = ngx_http_remote_help_redis_invalidate;
     w->flush = ngx_http_remote_help_redis_flush_zone;
     w->sweep = ngx_http_remote_help_redis_sweep;
+    w->heard = ngx_http_remote_help_redis_heard;
 
     *stats = &rz->stats;
 
@@ -437,7 +441,7 @@ ngx_http_remote_help_redis_get(void *backend, ngx_http_remote_help_op_t *op)
 
     rz = zone->redis;
 
-    if (rz->cache && ngx_http_remote_help_redis_fresh(rz->redis)) {
+    if (rz->cache && ngx_http_remote_help_redis_fresh(rz)) {
 
         if (ngx_http_remote_help_store_get(zone, op) == NGX_OK) {
             ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_HITS);
@@ -589,16 +593,21 @@ ngx_http_remote_help_redis_object_key(ngx_http_remote_help_redis_zone_t *rz,
 static ngx_int_t
 ngx_http_remote_help_redis_get_build(ngx_http_remote_help_redis_call_t *call)
 {
-    ngx_str_t    key, member;
-    const char  *argv[6];
-    size_t       lens[6];
+    ngx_str_t                           key, member;
+    ngx_http_remote_help_redis_zone_t  *rz;
+    const char                         *argv[6];
+    size_t                              lens[6];
 
-    if (ngx_http_remote_help_redis_object_key(call->data, call->op, &key,
-                                              &member)
+    rz = call->data;
+
+    if (ngx_http_remote_help_redis_object_key(rz, call->op, &key, &member)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    /* the changes heard so far: a copy of the reply only if none since */
+    call->inval = rz->zone->counters->changes;
 
     argv[0] = "HMGET"; lens[0] = 5;
     argv[1] = (char *) key.data; lens[1] = key.len;
@@ -711,6 +720,7 @@ ngx_http_remote_help_redis_put_build(ngx_http_remote_help_redis_call_t *call)
     rz = call->data;
     update = (op->seq != NGX_HTTP_RH_CREATE);
     s = update ? NGX_HTTP_RH_SCRIPT_UPDATE : NGX_HTTP_RH_SCRIPT_CREATE;
+    call->inval = rz->zone->counters->changes;
 
     if (ngx_http_remote_help_redis_object_key(rz, op, &key, &member)
         != NGX_OK)
@@ -1101,15 +1111,14 @@ ngx_http_remote_help_redis_keep(ngx_http_remote_help_redis_zone_t *rz,
     ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
     int64_t death)
 {
+    ngx_int_t                      rc;
     ngx_http_remote_help_record_t  rec;
 
     if (!rz->cache) {
         return;
     }
 
-    if (call->inval != rz->redis->inval
-        || !ngx_http_remote_help_redis_fresh(rz->redis))
-    {
+    if (!ngx_http_remote_help_redis_fresh(rz)) {
         ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
         return;
     }
@@ -1128,24 +1137,58 @@ ngx_http_remote_help_redis_keep(ngx_http_remote_help_redis_zone_t *rz,
     /* the zone's own lifetimes go by this alone: the moment Redis has */
     rec.until = death ? death - rz->redis->offset : 0;
 
-    if (ngx_http_remote_help_store_put(rz->zone, &rec, 0) != NGX_OK) {
+    /* under the zone's lock, refused if a change was heard of since */
+
+    rc = ngx_http_remote_help_store_put_guarded(rz->zone, &rec,
+                                                &rz->zone->counters->changes,
+                                                call->inval);
+
+    if (rc != NGX_OK && rc != NGX_DECLINED) {
         /* no room: it is not kept, and no older copy either */
         ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
     }
 }
 
 
-/* a copy dropped; most keys have none: a look under the read lock first */
+/* a copy dropped, and fills of it in flight refused */
 
 static void
 ngx_http_remote_help_redis_drop(ngx_http_remote_help_redis_zone_t *rz,
     ngx_uint_t set, ngx_str_t *key)
 {
-    uint64_t  written;
+    if (rz->cache) {
+        ngx_http_remote_help_store_forget(rz->zone, set, key,
+                                          &rz->zone->counters->changes);
+    }
+}
 
-    if (rz->cache && ngx_http_remote_help_store_has(rz->zone, set, key)) {
-        (void) ngx_http_remote_help_store_delete(rz->zone, set, key, 0, 0,
-                                                 &written);
+
+/*
+ * Copies are served while the listener of this gateway has heard a
+ * heartbeat sent at most 100 ms ago (ngx_current_msec is the monotonic
+ * clock, the same in every worker)
+ */
+
+static ngx_uint_t
+ngx_http_remote_help_redis_fresh(ngx_http_remote_help_redis_zone_t *rz)
+{
+    return (ngx_msec_int_t) (ngx_current_msec - rz->zone->counters->heard)
+           <= NGX_HTTP_RH_REDIS_FRESH;
+}
+
+
+static void
+ngx_http_remote_help_redis_heard(void *data, ngx_msec_t sent)
+{
+    ngx_http_remote_help_redis_zone_t *rz = data;
+
+    ngx_http_remote_help_counters_t  *c;
+
+    c = rz->zone->counters;
+
+    /* the latest of the listeners' (two, for a while, after a reload) */
+    if ((ngx_msec_int_t) (sent - c->heard) > 0) {
+        c->heard = sent;
     }
 }
 
@@ -1179,6 +1222,15 @@ static void
 ngx_http_remote_help_redis_flush_zone(void *data)
 {
     ngx_http_remote_help_redis_zone_t *rz = data;
+
+    ngx_http_remote_help_counters_t  *c;
+
+    c = rz->zone->counters;
+
+    /* no copy served, no fill in flight kept, and none left */
+
+    c->heard = ngx_current_msec - 2 * NGX_HTTP_RH_REDIS_FRESH;
+    (void) ngx_atomic_fetch_add(&c->changes, 1);
 
     ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_FLUSHES);
     ngx_http_remote_help_store_clear(rz->zone);

@@ -216,6 +216,11 @@ ok(ready($a, $b, $c), 'three gateways connected');
     is($b->patch("$acc/k1", { pubSubEncryption => 'x' })->{status}, 404,
        '... a PATCH: 404');
 
+    my $subs = grep { /name=/ } split /\n/,
+        $redis->cmd('CLIENT', 'LIST', 'TYPE', 'pubsub') // '';
+    is($subs, 2, 'one connection hears the changes for each gateway with '
+       . 'copies (A, B: 2 workers each)');
+
     my $s = status_of($b);
     ok($s->{backend}{cache_hits} > 0, 'B answered reads from its copies')
         or diag explain $s->{backend};
