@@ -335,7 +335,7 @@ ngx_http_remote_help_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_http_remote_help_redis_zone_init_process(cycle, zones) != NGX_OK
+    if (ngx_http_remote_help_redis_zone_init_process(zones) != NGX_OK
         || ngx_http_remote_help_redis_init_process(cycle,
                                    ngx_http_remote_help_servers(cycle))
            != NGX_OK)

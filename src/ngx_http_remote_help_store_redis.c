@@ -57,7 +57,6 @@ struct ngx_http_remote_help_redis_zone_s {
     ngx_msec_t                     timeout;     /* timeout= */
     ngx_flag_t                     expire;      /* expire=on */
     ngx_uint_t                     cache;
-    ngx_uint_t                     workers;     /* worker_processes */
 };
 
 
@@ -371,26 +370,20 @@ ngx_http_remote_help_redis_zone_conf(ngx_conf_t *cf,
 
 
 ngx_int_t
-ngx_http_remote_help_redis_zone_init_process(ngx_cycle_t *cycle,
-    ngx_array_t *zones)
+ngx_http_remote_help_redis_zone_init_process(ngx_array_t *zones)
 {
-    ngx_uint_t                     i, workers;
-    ngx_core_conf_t               *ccf;
+    ngx_uint_t                     i;
     ngx_http_remote_help_zone_t  **zone;
 
     if (zones == NULL) {
         return NGX_OK;
     }
 
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-    workers = (ccf->worker_processes > 1) ? ccf->worker_processes : 1;
-
     zone = zones->elts;
 
     for (i = 0; i < zones->nelts; i++) {
         if (zone[i]->redis && zone[i]->counters) {
             zone[i]->redis->stats = zone[i]->counters->backend;
-            zone[i]->redis->workers = workers;
         }
     }
 
@@ -818,19 +811,11 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
     op->seq = (uint64_t) version;
 
     /*
-     * This connection is not told of its own changes (NOLOOP): the copy
-     * is the new version, or none.  With other workers, each of them is
-     * told of this change and drops the copy at once: none is kept.
+     * The copy goes: the listener is told of this change too, and would
+     * drop a copy of the new version as soon as it hears of it
      */
 
-    if (rz->workers > 1
-        || (death && death <= ngx_http_remote_help_redis_now(rz->redis)))
-    {
-        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
-
-    } else {
-        ngx_http_remote_help_redis_keep(rz, call, op, death);
-    }
+    ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
 
     ngx_http_remote_help_redis_answer(call, NGX_OK);
 }

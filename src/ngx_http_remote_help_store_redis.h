@@ -24,8 +24,7 @@ extern ngx_http_remote_help_storage_t  ngx_http_remote_help_redis_storage;
 char *ngx_http_remote_help_redis_zone_conf(ngx_conf_t *cf,
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_redis_t *redis);
 
-ngx_int_t ngx_http_remote_help_redis_zone_init_process(ngx_cycle_t *cycle,
-    ngx_array_t *zones);
+ngx_int_t ngx_http_remote_help_redis_zone_init_process(ngx_array_t *zones);
 
 /* for the status */
 ngx_str_t *ngx_http_remote_help_redis_zone_name(
