@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_remote_help_map_init(
     ngx_http_remote_help_zone_t *zone, void *data);
 static ngx_int_t ngx_http_remote_help_map_exit(
     ngx_http_remote_help_zone_t *zone, void *data);
+static ngx_int_t ngx_http_remote_help_same_kind(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_zone_t *ozone);
 static ngx_http_remote_help_zone_t *ngx_http_remote_help_old_zone(
     ngx_cycle_t *cycle, ngx_http_remote_help_zone_t *zone);
 
@@ -106,6 +108,10 @@ ngx_http_remote_help_store_init(ngx_shm_zone_t *shm_zone, void *data,
     zone = shm_zone->data;
 
     if (ozone) {
+        if (ngx_http_remote_help_same_kind(zone, ozone) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         /* a reload with the size unchanged: the zone lives on */
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
@@ -251,6 +257,18 @@ ngx_http_remote_help_copy_zone(ngx_http_remote_help_zone_t *zone,
     ozone = ngx_http_remote_help_old_zone(cycle, zone);
 
     if (ozone == NULL || ozone->sh == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_remote_help_same_kind(zone, ozone) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (zone->backend_name.len) {
+        /*
+         * copies need no copy: the new workers' listener drops them when
+         * it starts hearing changes; the old workers keep theirs
+         */
         return NGX_OK;
     }
 
@@ -488,6 +506,31 @@ ngx_http_remote_help_store_each(ngx_array_t *zones,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A zone of objects and a zone of a backend's copies are not each other:
+ * what one holds would be wrong in the other
+ */
+
+static ngx_int_t
+ngx_http_remote_help_same_kind(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_zone_t *ozone)
+{
+    if (ozone->backend_name.len == zone->backend_name.len
+        && ngx_strncmp(ozone->backend_name.data, zone->backend_name.data,
+                       zone->backend_name.len)
+           == 0)
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, 0,
+                  "the backend= of remote_help_zone \"%V\" cannot change "
+                  "on reload, nginx must be restarted for it", &zone->name);
+
+    return NGX_ERROR;
 }
 
 

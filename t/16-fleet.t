@@ -277,6 +277,42 @@ ok(ready($a, $b, $c), 'three gateways connected');
 }
 
 
+# a reload may not turn a zone of copies into one of objects, or back
+
+{
+    my $redis6 = RHRedis->new();
+    my $g = gateway($redis6);
+    ok(ready($g), 'a gateway for reloads');
+    is($g->post($acc, { sessionKey => 'rl' })->{status}, 201, '... a write');
+
+    my $conf = $g->read_file('nginx.conf');
+    (my $plain = $conf) =~ s/ backend=fleet//;
+    (my $bigger = $conf) =~ s/zone=rh:4m/zone=rh:8m/;
+    my $n = 0;
+
+    my @cases = ([$plain, 'the same size'],
+                 [$plain =~ s/zone=rh:4m/zone=rh:8m/r, 'a new size']);
+
+    for my $case (@cases) {
+        my ($text, $what) = @$case;
+        $g->write_config($text);
+        kill 'HUP', $g->pid;
+        $n++;
+        my $refused = within(10, sub {
+            my @hits = $g->read_file('error.log')
+                =~ /the backend= of remote_help_zone "rh" cannot change/g;
+            @hits >= $n });
+        ok(defined $refused, "a reload without backend= ($what) is refused");
+        is($g->get("$acc/rl")->{status}, 200, '... the fleet serves on');
+    }
+
+    $g->write_config($bigger);
+    ok($g->reload(), 'a reload that resizes the zone of copies');
+    is($g->get("$acc/rl")->{status}, 200, '... the fleet serves on');
+    $g->stop();
+}
+
+
 # races: two gateways POST one key at once, PATCH one object at once
 
 {
