@@ -101,6 +101,11 @@ ngx_http_remote_help_defer(ngx_http_remote_help_op_t *op, ngx_int_t rc)
 {
     ngx_http_remote_help_defer_t  *d;
 
+    if (rc == NGX_AGAIN) {
+        /* the zone answers later itself (a write's record, commit.c) */
+        return rc;
+    }
+
     d = ngx_pcalloc(op->pool, sizeof(ngx_http_remote_help_defer_t));
     if (d == NULL) {
         return rc;
@@ -140,7 +145,13 @@ ngx_http_remote_help_defer_cancel(void *backend,
 
     d = op->backend_data;
 
-    if (d && d->event.posted) {
+    if (d == NULL) {
+        /* the zone's own wait */
+        ngx_http_remote_help_zone_storage.cancel(backend, op);
+        return;
+    }
+
+    if (d->event.posted) {
         ngx_delete_posted_event(&d->event);
     }
 

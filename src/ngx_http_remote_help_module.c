@@ -20,6 +20,7 @@
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_store_zone.h"
 #include "ngx_http_remote_help_state.h"
+#include "ngx_http_remote_help_commit.h"
 #include "ngx_http_remote_help_sweep.h"
 #include "ngx_http_remote_help_auth.h"
 #include "ngx_http_remote_help_jwks.h"
@@ -356,6 +357,7 @@ ngx_http_remote_help_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_remote_help_redis_exit_process(
                                          ngx_http_remote_help_servers(cycle));
+    ngx_http_remote_help_commit_exit(zones);
     ngx_http_remote_help_state_exit_process(zones);
     ngx_http_remote_help_store_exit_process(zones);
 }

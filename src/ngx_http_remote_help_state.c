@@ -377,6 +377,23 @@ ngx_int_t
 ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_encoded_t *rec, uint64_t seq)
 {
+    ngx_http_remote_help_record_seal(rec, seq);
+
+    return ngx_http_remote_help_state_write_records(zone, rec->iov,
+                                                    rec->niov, rec->size);
+}
+
+
+/*
+ * Sealed records, one or a batch, appended under the file lock (and to
+ * the compaction's new file while one runs); with state_sync=on, on disk
+ * before this returns
+ */
+
+ngx_int_t
+ngx_http_remote_help_state_write_records(ngx_http_remote_help_zone_t *zone,
+    struct iovec *iov, int niov, size_t size)
+{
     ngx_err_t                         err;
     ngx_int_t                         rc;
     ngx_uint_t                        wrote, failed, compact;
@@ -387,8 +404,6 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     sh = zone->sh;
     ssh = ngx_http_rh_state_sh(sh);
     st = zone->state;
-
-    ngx_http_remote_help_record_seal(rec, seq);
 
     rc = NGX_ERROR;
     wrote = 0;
@@ -401,8 +416,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
         goto done;
     }
 
-    if (ngx_http_remote_help_state_write(st->fd, rec->iov, rec->niov,
-                                         rec->size)
+    if (ngx_http_remote_help_state_write(st->fd, iov, niov, size)
         != NGX_OK)
     {
         /* the zone holds a change the file does not: no more writes */
@@ -418,7 +432,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
         goto done;
     }
 
-    ssh->size += rec->size;
+    ssh->size += size;
     wrote = 1;
     rc = NGX_OK;
 
@@ -437,8 +451,8 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
         }
 
         if (st->tmp_fd == NGX_INVALID_FILE
-            || ngx_http_remote_help_state_write(st->tmp_fd, rec->iov,
-                                                rec->niov, rec->size)
+            || ngx_http_remote_help_state_write(st->tmp_fd, iov, niov,
+                                                size)
                != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
@@ -447,7 +461,7 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
             ssh->abort = 1;
 
         } else {
-            ssh->tmp_size += rec->size;
+            ssh->tmp_size += size;
             wrote |= 2;
         }
 

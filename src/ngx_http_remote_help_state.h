@@ -69,6 +69,8 @@ struct ngx_http_remote_help_state_s {
     ngx_uint_t                    cursor_set;
     uint64_t                      cursor;
 
+    void                         *commit;       /* this worker's group
+                                                   commit (commit.c) */
     u_char                       *buf;          /* a batch */
     size_t                        buf_size;
     ngx_event_t                   event;
@@ -87,6 +89,11 @@ ngx_int_t ngx_http_remote_help_state_load(ngx_http_remote_help_zone_t *zone,
 ngx_int_t ngx_http_remote_help_state_append(
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_encoded_t *rec,
     uint64_t seq);
+
+/* sealed records (one or a batch) appended; NGX_ERROR: the file failed */
+ngx_int_t ngx_http_remote_help_state_write_records(
+    ngx_http_remote_help_zone_t *zone, struct iovec *iov, int niov,
+    size_t size);
 
 /* a new file's header */
 ngx_int_t ngx_http_remote_help_state_header(ngx_fd_t fd);

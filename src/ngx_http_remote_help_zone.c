@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_zone.h"
+#include "ngx_http_remote_help_commit.h"
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_store_zone.h"
 #include "ngx_http_remote_help_state.h"
@@ -24,6 +25,8 @@ static ngx_int_t ngx_http_remote_help_zone_put(void *backend,
     ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_zone_remove(void *backend,
     ngx_http_remote_help_op_t *op);
+static void ngx_http_remote_help_zone_cancel(void *backend,
+    ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_zone_list(void *backend,
     ngx_http_remote_help_op_t *op);
 static ngx_int_t ngx_http_remote_help_zone_record(
@@ -32,7 +35,8 @@ static ngx_int_t ngx_http_remote_help_zone_record(
     ngx_http_remote_help_encoded_t *enc);
 static ngx_int_t ngx_http_remote_help_zone_append(
     ngx_http_remote_help_zone_t *zone, ngx_int_t rc,
-    ngx_http_remote_help_encoded_t *enc, uint64_t seq);
+    ngx_http_remote_help_encoded_t *enc, uint64_t seq,
+    ngx_http_remote_help_op_t *op);
 
 
 ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
@@ -42,7 +46,7 @@ ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
     ngx_http_remote_help_zone_put,
     ngx_http_remote_help_zone_remove,
     ngx_http_remote_help_zone_list,
-    NULL,
+    ngx_http_remote_help_zone_cancel,
     NULL
 };
 
@@ -110,7 +114,7 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
 
     op->seq = rec.seq;
 
-    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq);
+    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op);
 }
 
 
@@ -134,7 +138,7 @@ ngx_http_remote_help_zone_remove(void *backend,
     rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
                                            zone->state != NULL, &op->seq);
 
-    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq);
+    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op);
 }
 
 
@@ -177,16 +181,23 @@ ngx_http_remote_help_zone_record(ngx_http_remote_help_zone_t *zone,
 
 /*
  * After the store's answer rc: a write made and held in flight gets its
- * record, then it is finished
+ * record, with the other writes of this turn (NGX_AGAIN: op->done()
+ * after the batch is written, commit.c), or at once when it cannot be
+ * queued; then it is finished
  */
 
 static ngx_int_t
 ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
-    ngx_int_t rc, ngx_http_remote_help_encoded_t *rec, uint64_t seq)
+    ngx_int_t rc, ngx_http_remote_help_encoded_t *rec, uint64_t seq,
+    ngx_http_remote_help_op_t *op)
 {
     if (rc != NGX_OK || zone->state == NULL) {
         /* nothing made (or no journal): nothing held, nothing to append */
         return rc;
+    }
+
+    if (ngx_http_remote_help_commit_queue(zone, rec, seq, op) == NGX_AGAIN) {
+        return NGX_AGAIN;
     }
 
     rc = ngx_http_remote_help_state_append(zone, rec, seq);
@@ -194,6 +205,15 @@ ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_store_finished(zone);
 
     return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_RH_NOSTATE;
+}
+
+
+/* a write's request went while its record waits: written all the same */
+
+static void
+ngx_http_remote_help_zone_cancel(void *backend, ngx_http_remote_help_op_t *op)
+{
+    ngx_http_remote_help_commit_cancel(backend, op);
 }
 
 
