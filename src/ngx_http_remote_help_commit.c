@@ -4,9 +4,13 @@
  * is made in the zone at once; its record is copied, sealed, into this
  * worker's batch for the zone, and the request waits (NGX_AGAIN).  A
  * posted event, which nginx runs after the turn's I/O handlers, writes
- * the batch with one write() under the file lock (and one fdatasync()
- * with state_sync=on), then answers every write of it: a 2xx still means
- * the record is in the file.
+ * the batch with one write() under the file lock, then answers every
+ * write of it: a 2xx still means the record is in the file.
+ *
+ * With state_sync=on the batch's fdatasync() runs in nginx's thread pool
+ * ("default"), never on the event loop; the batches written while it
+ * runs wait for the next one, which covers them all.  Without threads,
+ * it runs on the event loop, once per batch.
  */
 
 
@@ -17,8 +21,21 @@
 #include "ngx_http_remote_help_commit.h"
 #include "ngx_http_remote_help_state.h"
 
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
 
 #define NGX_HTTP_RH_COMMIT_MIN    65536
+
+
+/* a list of writes waiting for their answer; NULL: its request went */
+
+typedef struct {
+    ngx_http_remote_help_op_t   **op;
+    ngx_uint_t                    n;
+    ngx_uint_t                    nalloc;
+} ngx_http_remote_help_waiters_t;
 
 
 typedef struct {
@@ -33,12 +50,41 @@ typedef struct {
     ngx_http_remote_help_op_t   **answering;    /* a written batch's, while
                                                    they are answered */
     ngx_uint_t                    nanswering;
+
+    /* state_sync=on with threads: written, waiting for an fdatasync() */
+    ngx_http_remote_help_waiters_t  written;    /* for the next one */
+    ngx_http_remote_help_waiters_t  syncing;    /* for the one running */
+    ngx_fd_t                      next[2];      /* what the next syncs */
+    ngx_fd_t                      fds[2];       /* what the running does */
+    ngx_err_t                     err;
+    ngx_uint_t                    busy;
+#if (NGX_THREADS)
+    ngx_thread_pool_t            *tp;
+    ngx_thread_task_t            *task;
+#endif
 } ngx_http_remote_help_commit_t;
+
+
+static ngx_str_t  ngx_http_remote_help_commit_pool = ngx_string("default");
 
 
 static ngx_http_remote_help_commit_t *ngx_http_remote_help_commit_get(
     ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_commit_handler(ngx_event_t *ev);
+static void ngx_http_remote_help_commit_answer(
+    ngx_http_remote_help_commit_t *c, ngx_http_remote_help_op_t **w,
+    ngx_uint_t n, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_commit_add(
+    ngx_http_remote_help_waiters_t *l, ngx_http_remote_help_op_t **w,
+    ngx_uint_t n);
+static void ngx_http_remote_help_commit_fds(ngx_fd_t *to, ngx_fd_t *from);
+#if (NGX_THREADS)
+static void ngx_http_remote_help_commit_sync_start(
+    ngx_http_remote_help_commit_t *c);
+static void ngx_http_remote_help_commit_sync_thread(void *data,
+    ngx_log_t *log);
+static void ngx_http_remote_help_commit_synced(ngx_event_t *ev);
+#endif
 
 
 ngx_int_t
@@ -142,6 +188,33 @@ ngx_http_remote_help_commit_cancel(ngx_http_remote_help_zone_t *zone,
             c->answering[i] = NULL;
         }
     }
+
+    for (i = 0; i < c->written.n; i++) {
+        if (c->written.op[i] == op) {
+            c->written.op[i] = NULL;
+        }
+    }
+
+    for (i = 0; i < c->syncing.n; i++) {
+        if (c->syncing.op[i] == op) {
+            c->syncing.op[i] = NULL;
+        }
+    }
+}
+
+
+/* at configuration: state_sync=on's thread pool, nginx's "default" */
+
+ngx_int_t
+ngx_http_remote_help_commit_conf(ngx_conf_t *cf)
+{
+#if (NGX_THREADS)
+    if (ngx_thread_pool_add(cf, &ngx_http_remote_help_commit_pool) == NULL) {
+        return NGX_ERROR;
+    }
+#endif
+
+    return NGX_OK;
 }
 
 
@@ -167,8 +240,9 @@ ngx_http_remote_help_commit_flush(ngx_http_remote_help_zone_t *zone)
 void
 ngx_http_remote_help_commit_exit(ngx_array_t *zones)
 {
-    ngx_uint_t                     i;
-    ngx_http_remote_help_zone_t  **zone;
+    ngx_uint_t                      i, k;
+    ngx_http_remote_help_zone_t   **zone;
+    ngx_http_remote_help_commit_t  *c;
 
     if (zones == NULL) {
         return;
@@ -177,8 +251,26 @@ ngx_http_remote_help_commit_exit(ngx_array_t *zones)
     zone = zones->elts;
 
     for (i = 0; i < zones->nelts; i++) {
-        if (zone[i]->state) {
-            ngx_http_remote_help_commit_flush(zone[i]);
+        c = zone[i]->state ? zone[i]->state->commit : NULL;
+
+        if (c == NULL) {
+            continue;
+        }
+
+        /* no request waits any more: written and synced here */
+
+#if (NGX_THREADS)
+        c->tp = NULL;
+#endif
+
+        ngx_http_remote_help_commit_flush(zone[i]);
+
+        for (k = 0; k < 2; k++) {
+            if (c->next[k] != NGX_INVALID_FILE) {
+                (void) fdatasync(c->next[k]);
+                (void) close(c->next[k]);
+                c->next[k] = NGX_INVALID_FILE;
+            }
         }
     }
 }
@@ -204,6 +296,32 @@ ngx_http_remote_help_commit_get(ngx_http_remote_help_zone_t *zone)
     c->event.handler = ngx_http_remote_help_commit_handler;
     c->event.data = c;
     c->event.log = ngx_cycle->log;
+    c->next[0] = NGX_INVALID_FILE;
+    c->next[1] = NGX_INVALID_FILE;
+    c->fds[0] = NGX_INVALID_FILE;
+    c->fds[1] = NGX_INVALID_FILE;
+
+#if (NGX_THREADS)
+    if (zone->state->sync && !ngx_exiting) {
+        c->tp = ngx_thread_pool_get((ngx_cycle_t *) ngx_cycle,
+                                    &ngx_http_remote_help_commit_pool);
+
+        if (c->tp) {
+            c->task = ngx_calloc(sizeof(ngx_thread_task_t), ngx_cycle->log);
+            if (c->task == NULL) {
+                c->tp = NULL;
+            }
+        }
+
+        if (c->tp) {
+            c->task->ctx = c;
+            c->task->handler = ngx_http_remote_help_commit_sync_thread;
+            c->task->event.handler = ngx_http_remote_help_commit_synced;
+            c->task->event.data = c;
+            c->task->event.log = ngx_cycle->log;
+        }
+    }
+#endif
 
     zone->state->commit = c;
 
@@ -218,8 +336,9 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
 {
     ngx_int_t                       rc;
     ngx_uint_t                      i, n;
+    ngx_fd_t                        fds[2], *sync;
     struct iovec                    iov;
-    ngx_http_remote_help_op_t     **w, *op;
+    ngx_http_remote_help_op_t     **w;
     ngx_http_remote_help_commit_t  *c;
 
     c = ev->data;
@@ -231,7 +350,17 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
     iov.iov_base = c->buf;
     iov.iov_len = c->len;
 
-    rc = ngx_http_remote_help_state_write_records(c->zone, &iov, 1, c->len);
+    sync = NULL;
+
+#if (NGX_THREADS)
+    if (c->tp && !ngx_exiting) {
+        /* the fdatasync() is the thread pool's */
+        sync = fds;
+    }
+#endif
+
+    rc = ngx_http_remote_help_state_write_records(c->zone, &iov, 1, c->len,
+                                                  sync);
 
     /*
      * The batch is the answers' now: writes they make meanwhile (an
@@ -249,6 +378,48 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
     for (i = 0; i < n; i++) {
         ngx_http_remote_help_store_finished(c->zone);
     }
+
+#if (NGX_THREADS)
+    if (sync && rc == NGX_OK) {
+        ngx_http_remote_help_commit_fds(c->next, fds);
+
+        if (ngx_http_remote_help_commit_add(&c->written, w, n) == NGX_OK) {
+            ngx_free(w);
+
+            if (!c->busy) {
+                ngx_http_remote_help_commit_sync_start(c);
+            }
+
+            return;
+        }
+
+        /* no memory to wait: synced here, as without threads */
+
+        for (i = 0; i < 2; i++) {
+            if (c->next[i] != NGX_INVALID_FILE) {
+                if (fdatasync(c->next[i]) == -1) {
+                    rc = NGX_ERROR;
+                }
+
+                (void) close(c->next[i]);
+                c->next[i] = NGX_INVALID_FILE;
+            }
+        }
+    }
+#endif
+
+    ngx_http_remote_help_commit_answer(c, w, n, rc);
+}
+
+
+/* the ops of w answered, as rc says; w is freed */
+
+static void
+ngx_http_remote_help_commit_answer(ngx_http_remote_help_commit_t *c,
+    ngx_http_remote_help_op_t **w, ngx_uint_t n, ngx_int_t rc)
+{
+    ngx_uint_t                  i;
+    ngx_http_remote_help_op_t  *op;
 
     c->answering = w;
     c->nanswering = n;
@@ -269,5 +440,153 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
     c->answering = NULL;
     c->nanswering = 0;
 
-    ngx_free(w);
+    if (w) {
+        ngx_free(w);
+    }
 }
+
+
+static ngx_int_t
+ngx_http_remote_help_commit_add(ngx_http_remote_help_waiters_t *l,
+    ngx_http_remote_help_op_t **w, ngx_uint_t n)
+{
+    ngx_uint_t                   size;
+    ngx_http_remote_help_op_t  **op;
+
+    if (l->n + n > l->nalloc) {
+        size = ngx_max(2 * l->nalloc, l->n + n);
+
+        op = ngx_alloc(size * sizeof(ngx_http_remote_help_op_t *),
+                       ngx_cycle->log);
+        if (op == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (l->op) {
+            ngx_memcpy(op, l->op, l->n * sizeof(ngx_http_remote_help_op_t *));
+            ngx_free(l->op);
+        }
+
+        l->op = op;
+        l->nalloc = size;
+    }
+
+    ngx_memcpy(&l->op[l->n], w, n * sizeof(ngx_http_remote_help_op_t *));
+    l->n += n;
+
+    return NGX_OK;
+}
+
+
+/* the files a batch wrote to, added to those the next fdatasync() does */
+
+static void
+ngx_http_remote_help_commit_fds(ngx_fd_t *to, ngx_fd_t *from)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 2; i++) {
+        if (from[i] == NGX_INVALID_FILE) {
+            continue;
+        }
+
+        if (to[i] == NGX_INVALID_FILE) {
+            to[i] = from[i];
+            continue;
+        }
+
+        /* the same file, or one since renamed over: the later one */
+        (void) close(to[i]);
+        to[i] = from[i];
+    }
+}
+
+
+#if (NGX_THREADS)
+
+/* the writes written so far, and their files, to the thread pool */
+
+static void
+ngx_http_remote_help_commit_sync_start(ngx_http_remote_help_commit_t *c)
+{
+    ngx_http_remote_help_waiters_t  l;
+
+    l = c->syncing;
+    c->syncing = c->written;
+    c->written = l;
+    c->written.n = 0;
+
+    c->fds[0] = c->next[0];
+    c->fds[1] = c->next[1];
+    c->next[0] = NGX_INVALID_FILE;
+    c->next[1] = NGX_INVALID_FILE;
+    c->err = 0;
+
+    if (ngx_thread_task_post(c->tp, c->task) == NGX_OK) {
+        c->busy = 1;
+        return;
+    }
+
+    /* the pool refused (its queue is full): synced here */
+
+    ngx_http_remote_help_commit_sync_thread(c, ngx_cycle->log);
+    ngx_http_remote_help_commit_synced(&c->task->event);
+}
+
+
+/* in a thread of the pool: no nginx call but these */
+
+static void
+ngx_http_remote_help_commit_sync_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_remote_help_commit_t *c = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < 2; i++) {
+        if (c->fds[i] != NGX_INVALID_FILE) {
+            if (fdatasync(c->fds[i]) == -1) {
+                c->err = ngx_errno;
+            }
+
+            (void) close(c->fds[i]);
+            c->fds[i] = NGX_INVALID_FILE;
+        }
+    }
+}
+
+
+/* back on the event loop: the synced writes answered, the next started */
+
+static void
+ngx_http_remote_help_commit_synced(ngx_event_t *ev)
+{
+    ngx_err_t                       err;
+    ngx_uint_t                      n;
+    ngx_http_remote_help_op_t     **w;
+    ngx_http_remote_help_commit_t  *c;
+
+    c = ev->data;
+    c->busy = 0;
+    err = c->err;
+
+    if (err) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
+                      "fdatasync(\"%s\") failed", c->zone->state->path.data);
+    }
+
+    w = c->syncing.op;
+    n = c->syncing.n;
+
+    c->syncing.op = NULL;
+    c->syncing.n = 0;
+    c->syncing.nalloc = 0;
+
+    if (c->written.n) {
+        ngx_http_remote_help_commit_sync_start(c);
+    }
+
+    ngx_http_remote_help_commit_answer(c, w, n, err ? NGX_ERROR : NGX_OK);
+}
+
+#endif

@@ -27,6 +27,9 @@ ngx_int_t ngx_http_remote_help_commit_queue(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_encoded_t *rec, uint64_t seq,
     ngx_http_remote_help_op_t *op);
 
+/* state_sync=on: the thread pool its fdatasync() runs in, at configuration */
+ngx_int_t ngx_http_remote_help_commit_conf(ngx_conf_t *cf);
+
 /* its request went: the record is written all the same, nobody told */
 void ngx_http_remote_help_commit_cancel(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_op_t *op);

@@ -14,6 +14,7 @@
 #include "ngx_http_remote_help_defer.h"
 #include "ngx_http_remote_help_zone.h"
 #include "ngx_http_remote_help_state.h"
+#include "ngx_http_remote_help_commit.h"
 #include "ngx_http_remote_help_store.h"
 #include "ngx_http_remote_help_store_redis.h"
 
@@ -196,6 +197,10 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                              sync == 1);
         if (rv != NGX_CONF_OK) {
             return rv;
+        }
+
+        if (sync == 1 && ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
     }
 

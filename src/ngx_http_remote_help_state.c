@@ -380,19 +380,21 @@ ngx_http_remote_help_state_append(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_seal(rec, seq);
 
     return ngx_http_remote_help_state_write_records(zone, rec->iov,
-                                                    rec->niov, rec->size);
+                                                    rec->niov, rec->size,
+                                                    NULL);
 }
 
 
 /*
  * Sealed records, one or a batch, appended under the file lock (and to
  * the compaction's new file while one runs); with state_sync=on, on disk
- * before this returns
+ * before this returns, or, given sync, the files to fdatasync() in
+ * sync[0] and sync[1] (dup()ed: the caller's to close; -1: none)
  */
 
 ngx_int_t
 ngx_http_remote_help_state_write_records(ngx_http_remote_help_zone_t *zone,
-    struct iovec *iov, int niov, size_t size)
+    struct iovec *iov, int niov, size_t size, ngx_fd_t *sync)
 {
     ngx_err_t                         err;
     ngx_int_t                         rc;
@@ -504,7 +506,32 @@ done:
 
     ngx_http_remote_help_state_unlock(zone);
 
-    if (st->sync) {
+    if (sync) {
+        sync[0] = (wrote & 1) ? dup(st->fd) : NGX_INVALID_FILE;
+        sync[1] = (wrote & 2) ? dup(st->tmp_fd) : NGX_INVALID_FILE;
+
+        if (((wrote & 1) && sync[0] == NGX_INVALID_FILE)
+            || ((wrote & 2) && sync[1] == NGX_INVALID_FILE))
+        {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          "dup() of state file \"%s\" failed, "
+                          "synced here", st->path.data);
+
+            if (sync[0] != NGX_INVALID_FILE) {
+                (void) close(sync[0]);
+            }
+
+            if (sync[1] != NGX_INVALID_FILE) {
+                (void) close(sync[1]);
+            }
+
+            sync[0] = NGX_INVALID_FILE;
+            sync[1] = NGX_INVALID_FILE;
+            sync = NULL;
+        }
+    }
+
+    if (st->sync && sync == NULL) {
         if ((wrote & 1) && fdatasync(st->fd) == -1) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                           "fdatasync(\"%s\") failed", st->path.data);

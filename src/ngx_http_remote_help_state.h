@@ -90,10 +90,13 @@ ngx_int_t ngx_http_remote_help_state_append(
     ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_encoded_t *rec,
     uint64_t seq);
 
-/* sealed records (one or a batch) appended; NGX_ERROR: the file failed */
+/*
+ * sealed records (one or a batch) appended; NGX_ERROR: the file failed;
+ * sync: NULL, or where the files to fdatasync() are given back
+ */
 ngx_int_t ngx_http_remote_help_state_write_records(
     ngx_http_remote_help_zone_t *zone, struct iovec *iov, int niov,
-    size_t size);
+    size_t size, ngx_fd_t *sync);
 
 /* a new file's header */
 ngx_int_t ngx_http_remote_help_state_header(ngx_fd_t fd);
