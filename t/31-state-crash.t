@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 
 # kill -9 of master and workers while clients POST, PATCH and DELETE
-# (and the state file is compacted under them): after a start, every key
-# has the value of its last acknowledged write, or of the one write that
-# was in flight when the server died; nothing else is there.
+# (and the state file is compacted under them; in round 3 with
+# state_sync=on, fdatasync()s running in the thread pool): after a
+# start, every key has the value of its last acknowledged write, or of
+# the one write that was in flight when the server died; nothing else is
+# there.
 
 use strict;
 use warnings;
@@ -19,13 +21,15 @@ my $set = '/beta/RemoteHelpSessionRetrieveResponse';
 my $clients = 4;
 my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
 
-for my $round (1 .. 2) {
+for my $round (1 .. 3) {
     my $t = RHTest->new(workers => 2);
     my $dir = $t->dir . '/state';
     mkdir $dir or die $!;
     chown $uid, $gid, $dir if $> == 0;
     my $state = "$dir/rh.state";
-    $t->config(zone => "remote_help_zone zone=rh:16m state=$state;")->start();
+    my $sync = $round == 3 ? ' state_sync=on' : '';
+    $t->config(zone => "remote_help_zone zone=rh:16m state=$state$sync;")
+        ->start();
     $t->wait_workers(2);
 
     # each client works on its own keys and logs "try" before a request
@@ -47,7 +51,7 @@ for my $round (1 .. 2) {
     while (time() < $deadline) {
         last if $round == 1 && $t->read_file('error.log') =~ /compacted to/
             && $acks->() > 3000;
-        last if $round == 2 && $acks->() > 1500;
+        last if $round >= 2 && $acks->() > 1500;
         select undef, undef, undef, 0.05;
     }
 
