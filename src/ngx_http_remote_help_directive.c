@@ -199,7 +199,8 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return rv;
         }
 
-        if (sync == 1 && ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
+        /* the thread pool state_sync=on and compactions fsync() in */
+        if (ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
     }

@@ -60,6 +60,19 @@ static ngx_int_t ngx_http_remote_help_state_batch(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t *done);
 static void ngx_http_remote_help_state_finish(
     ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_state_rename(
+    ngx_http_remote_help_zone_t *zone, ngx_err_t err);
+static void ngx_http_remote_help_state_sync_dir(
+    ngx_http_remote_help_zone_t *zone);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_remote_help_state_post(
+    ngx_http_remote_help_zone_t *zone, ngx_fd_t fd, ngx_uint_t dir);
+static void ngx_http_remote_help_state_fsync_thread(void *data,
+    ngx_log_t *log);
+static void ngx_http_remote_help_state_fsynced(ngx_event_t *ev);
+
+static ngx_str_t  ngx_http_remote_help_state_pool = ngx_string("default");
+#endif
 static void ngx_http_remote_help_state_abort(
     ngx_http_remote_help_zone_t *zone);
 static ngx_int_t ngx_http_remote_help_state_shared(
@@ -806,8 +819,32 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 static void
 ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
 {
+    ngx_err_t                      err;
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+#if (NGX_THREADS)
+    /* the walk's file on disk: in the thread pool, then the rename */
+
+    if (ngx_http_remote_help_state_post(zone, st->tmp_fd, 0) == NGX_OK) {
+        return;
+    }
+#endif
+
+    err = (fsync(st->tmp_fd) == -1) ? ngx_errno : 0;
+
+    ngx_http_remote_help_state_rename(zone, err);
+}
+
+
+/* the compaction's new file, synced (err: or not), takes the old's name */
+
+static void
+ngx_http_remote_help_state_rename(ngx_http_remote_help_zone_t *zone,
+    ngx_err_t err)
+{
     off_t                             size;
-    ngx_fd_t                          dir;
     ngx_http_remote_help_sh_t        *sh;
     ngx_http_remote_help_state_t     *st;
     ngx_http_remote_help_state_sh_t  *ssh;
@@ -816,8 +853,8 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
     ssh = ngx_http_rh_state_sh(sh);
     st = zone->state;
 
-    if (fsync(st->tmp_fd) == -1) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+    if (err) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
                       "fsync(\"%s\") failed, compaction abandoned",
                       st->tmp.data);
         ngx_http_remote_help_state_abort(zone);
@@ -826,7 +863,9 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
 
     ngx_http_remote_help_state_lock(zone);
 
-    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
+    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid
+        || st->tmp_fd == NGX_INVALID_FILE)
+    {
         ngx_http_remote_help_state_unlock(zone);
         ngx_http_remote_help_state_abort(zone);
         return;
@@ -857,19 +896,141 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
 
     ngx_http_remote_help_state_unlock(zone);
 
-    /* the rename itself on disk */
-
-    dir = ngx_open_file(st->dir.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (dir != NGX_INVALID_FILE) {
-        (void) fsync(dir);
-        (void) ngx_close_file(dir);
-    }
-
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "remote_help_zone \"%V\": state file \"%s\" compacted "
                   "to %O bytes", &zone->name, st->path.data, size);
+
+    ngx_http_remote_help_state_sync_dir(zone);
 }
+
+
+/* the rename itself on disk: the directory's fsync(), in the pool too */
+
+static void
+ngx_http_remote_help_state_sync_dir(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_fd_t                       dir;
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+    dir = ngx_open_file(st->dir.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (dir == NGX_INVALID_FILE) {
+        return;
+    }
+
+#if (NGX_THREADS)
+    if (ngx_http_remote_help_state_post(zone, dir, 1) == NGX_OK) {
+        (void) ngx_close_file(dir);
+        return;
+    }
+#endif
+
+    (void) fsync(dir);
+    (void) ngx_close_file(dir);
+}
+
+
+#if (NGX_THREADS)
+
+/*
+ * An fsync() of fd (dup()ed: the task's own) posted to nginx's "default"
+ * thread pool; NGX_DECLINED: no pool, or it refused, or one is running
+ */
+
+static ngx_int_t
+ngx_http_remote_help_state_post(ngx_http_remote_help_zone_t *zone,
+    ngx_fd_t fd, ngx_uint_t dir)
+{
+    ngx_thread_pool_t             *tp;
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+    if (ngx_exiting || ngx_terminate) {
+        return NGX_DECLINED;
+    }
+
+    tp = ngx_thread_pool_get((ngx_cycle_t *) ngx_cycle,
+                             &ngx_http_remote_help_state_pool);
+    if (tp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (st->task == NULL) {
+        st->task = ngx_calloc(sizeof(ngx_thread_task_t), ngx_cycle->log);
+        if (st->task == NULL) {
+            return NGX_DECLINED;
+        }
+
+        st->task->ctx = zone;
+        st->task->handler = ngx_http_remote_help_state_fsync_thread;
+        st->task->event.handler = ngx_http_remote_help_state_fsynced;
+        st->task->event.data = zone;
+        st->task->event.log = ngx_cycle->log;
+        st->task_fd = NGX_INVALID_FILE;
+
+    } else if (st->task_fd != NGX_INVALID_FILE) {
+        /* one is running still */
+        return NGX_DECLINED;
+    }
+
+    st->task_fd = dup(fd);
+    if (st->task_fd == NGX_INVALID_FILE) {
+        return NGX_DECLINED;
+    }
+
+    st->task_err = 0;
+    st->task_dir = dir;
+
+    if (ngx_thread_task_post(tp, st->task) != NGX_OK) {
+        (void) close(st->task_fd);
+        st->task_fd = NGX_INVALID_FILE;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* in a thread of the pool */
+
+static void
+ngx_http_remote_help_state_fsync_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_remote_help_zone_t *zone = data;
+
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+
+    if (fsync(st->task_fd) == -1) {
+        st->task_err = ngx_errno;
+    }
+}
+
+
+static void
+ngx_http_remote_help_state_fsynced(ngx_event_t *ev)
+{
+    ngx_http_remote_help_zone_t *zone = ev->data;
+
+    ngx_err_t                      err;
+    ngx_http_remote_help_state_t  *st;
+
+    st = zone->state;
+    err = st->task_err;
+
+    (void) close(st->task_fd);
+    st->task_fd = NGX_INVALID_FILE;
+
+    if (!st->task_dir) {
+        ngx_http_remote_help_state_rename(zone, err);
+    }
+}
+
+#endif
 
 
 static void

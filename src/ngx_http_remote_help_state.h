@@ -10,6 +10,9 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 #include <ngx_event.h>
 
 #include "ngx_http_remote_help_record.h"
@@ -71,6 +74,14 @@ struct ngx_http_remote_help_state_s {
 
     void                         *commit;       /* this worker's group
                                                    commit (commit.c) */
+#if (NGX_THREADS)
+    /* the compaction's fsync()s, in the thread pool */
+    ngx_thread_task_t            *task;
+    ngx_fd_t                      task_fd;
+    ngx_err_t                     task_err;
+    ngx_uint_t                    task_dir;     /* the directory's fsync */
+#endif
+
     u_char                       *buf;          /* a batch */
     size_t                        buf_size;
     ngx_event_t                   event;
