@@ -199,8 +199,11 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return rv;
         }
 
-        /* the thread pool state_sync=on and compactions fsync() in */
-        if (ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
+        /*
+         * the thread pool state_sync=on's fdatasync()s run in, and the
+         * compactions' fsync()s (in every zone, when nginx has it)
+         */
+        if (sync == 1 && ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
     }

@@ -305,6 +305,7 @@ sub count {
 {
     my $t = server(extra => 'state_sync=on');
     $t->start();
+    ok($t->answering("$set/none"), 'state_sync=on: every worker answers');
     my %want = $t->fill($set, 20, 's');
 
     # objects of another set too, with an empty set between: the
@@ -335,6 +336,7 @@ sub count {
     is($t->unreadable($set, 'deviceName', %want), 0, 'all values after compactions');
     $t->stop();
     $t->start();
+    ok($t->answering("$set/none"), 'restarted: every worker answers');
     is($t->unreadable($set, 'deviceName', %want), 0, 'and after a restart');
     is($t->unreadable($ext, 'acsHelperUserToken', %ext), 0,
         'the other set after a restart');

@@ -32,6 +32,9 @@ for my $round (1 .. 3) {
         ->start();
     $t->wait_workers(2);
 
+    # both workers answering: the clients stop at an unanswered request
+    $t->answering("$set/warm-up") or die "the workers do not answer";
+
     # each client works on its own keys and logs "try" before a request
     # and "ack" after its 2xx
     my @kids = map { $t->writer($set, "$dir/client$_.log", "c$_") } 1 .. $clients;

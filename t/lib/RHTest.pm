@@ -209,6 +209,25 @@ sub start {
     die "nginx did not listen on port $self->{port}";
 }
 
+# polls GET $path until $n answers in a row come back (every worker
+# answering: under valgrind a worker's start, its thread pool's with
+# state_sync=on, takes seconds, and a request waits meanwhile); returns
+# whether they did within a minute
+sub answering {
+    my ($self, $path, $n) = @_;
+    $n //= 8;
+    my $answered = 0;
+    my $deadline = time() + 60;
+
+    while (time() < $deadline) {
+        $answered = $self->get($path)->{status} ? $answered + 1 : 0;
+        return 1 if $answered >= $n;
+        sleep 0.05;
+    }
+
+    return 0;
+}
+
 sub listening {
     my ($self) = @_;
     my $s = IO::Socket::INET->new(
