@@ -88,6 +88,9 @@ for my $round (1 .. 3) {
 
     $t->start();
 
+    # an unanswered GET would read as a missing object
+    $t->answering("$set/warm-up") or die "the workers do not answer";
+
     my $bad = 0;
     my %seen = (%acked, map { $_ => 1 } keys %inflight);
     my $present = 0;
