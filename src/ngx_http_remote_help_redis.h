@@ -20,7 +20,10 @@
 #include "ngx_http_remote_help_storage.h"
 
 
-/* the figures a zone counts of its backend, in its counters zone */
+/*
+ * the figures a zone counts of its backend, in its counters zone
+ * (NGX_HTTP_RH_BACKEND_FIGURES of them)
+ */
 #define NGX_HTTP_RH_RS_ROUND_TRIPS    0
 #define NGX_HTTP_RH_RS_ERRORS         1
 #define NGX_HTTP_RH_RS_TIMEOUTS       2
@@ -29,7 +32,6 @@
 #define NGX_HTTP_RH_RS_MISSES         5
 #define NGX_HTTP_RH_RS_INVALIDATIONS  6
 #define NGX_HTTP_RH_RS_FLUSHES        7
-#define NGX_HTTP_RH_RS_N              8
 
 /* a copy may be served when the channel was heard from this recently */
 #define NGX_HTTP_RH_REDIS_FRESH       100

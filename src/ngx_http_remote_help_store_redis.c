@@ -28,6 +28,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_remote_help_store_redis.h"
+#include "ngx_http_remote_help_store_zone.h"
 #include "ngx_http_remote_help_schema.h"
 
 
@@ -196,6 +197,8 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
 static u_char  ngx_http_remote_help_redis_sha[NGX_HTTP_RH_SCRIPTS][41];
 
 
+static ngx_int_t ngx_http_remote_help_redis_zone_start(
+    ngx_http_remote_help_zone_t *zone, void *data);
 static void ngx_http_remote_help_redis_prefetch(void *backend,
     ngx_str_t *key);
 static ngx_int_t ngx_http_remote_help_redis_get(void *backend,
@@ -372,19 +375,20 @@ ngx_http_remote_help_redis_zone_conf(ngx_conf_t *cf,
 ngx_int_t
 ngx_http_remote_help_redis_zone_init_process(ngx_array_t *zones)
 {
-    ngx_uint_t                     i;
-    ngx_http_remote_help_zone_t  **zone;
+    return ngx_http_remote_help_store_each(zones,
+                                        ngx_http_remote_help_redis_zone_start,
+                                        NULL);
+}
 
-    if (zones == NULL) {
-        return NGX_OK;
-    }
 
-    zone = zones->elts;
+/* a worker's start: its zone's figures, once the counters are there */
 
-    for (i = 0; i < zones->nelts; i++) {
-        if (zone[i]->redis && zone[i]->counters) {
-            zone[i]->redis->stats = zone[i]->counters->backend;
-        }
+static ngx_int_t
+ngx_http_remote_help_redis_zone_start(ngx_http_remote_help_zone_t *zone,
+    void *data)
+{
+    if (zone->redis && zone->counters) {
+        zone->redis->stats = zone->counters->backend;
     }
 
     return NGX_OK;
