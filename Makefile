@@ -28,7 +28,7 @@ LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 PACKAGES    := nginx nginx-dev libyajl-dev libhiredis-dev zlib1g-dev gcc make \
                libc6-dev perl curl
 TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl gdb wrk \
-                 redis-server libnginx-mod-nchan
+                 redis-server libnginx-mod-nchan nghttp2-client
 VALGRIND_PACKAGES := valgrind
 BENCH_PACKAGES := wrk curl
 PEER_DIR    := $(wildcard $(CURDIR)/../shared/peers/lua)
@@ -40,12 +40,14 @@ SRC         := $(wildcard src/*.c src/*.h)
 PURE_SRC    := src/ngx_http_remote_help_schema.c \
                src/ngx_http_remote_help_parse.c \
                src/ngx_http_remote_help_json.c \
-               src/ngx_http_remote_help_token.c
+               src/ngx_http_remote_help_token.c \
+               src/ngx_http_remote_help_query.c
 UNIT_SRC    := $(wildcard t/unit/*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
 FUZZ_BIN    := $(BUILD)/fuzz/fuzz_parse
 FUZZ_TOKEN  := $(BUILD)/fuzz/fuzz_token
+FUZZ_QUERY  := $(BUILD)/fuzz/fuzz_query
 FUZZ_TIME   ?= 600
 # the bounded pass that "make test" runs (t/20-fuzz.t)
 FUZZ_TEST_TIME ?= 30
@@ -120,15 +122,23 @@ $(FUZZ_TOKEN): t/fuzz/fuzz_token.c $(PURE_SRC) $(wildcard src/*.h)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
 	    $(PURE_SRC) -lyajl
 
+$(FUZZ_QUERY): t/fuzz/fuzz_query.c $(PURE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
+	    $(PURE_SRC) -lyajl
+
 # the committed seeds stay as they are; what the fuzzers find goes to
-# build/; the body validator and the token reader, FUZZ_TIME each
-fuzz: $(FUZZ_BIN) $(FUZZ_TOKEN)
+# build/; the body validator, the token reader and the query options,
+# FUZZ_TIME each
+fuzz: $(FUZZ_BIN) $(FUZZ_TOKEN) $(FUZZ_QUERY)
 	@$(MAKE) --no-print-directory test-deps
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/token
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/token $(BUILD)/fuzz/query
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus t/fuzz/corpus
 	$(FUZZ_TOKEN) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/token- $(BUILD)/fuzz/token t/fuzz/token
+	$(FUZZ_QUERY) -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/query- $(BUILD)/fuzz/query t/fuzz/query
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
@@ -153,7 +163,7 @@ $(JS_DIR)/node_modules/.package-lock.json: t/js/package.json t/js/package-lock.j
 
 test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-deps
-	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(FUZZ_TOKEN)
+	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(FUZZ_TOKEN) $(FUZZ_QUERY)
 	@$(MAKE) --no-print-directory js-deps
 	@$(MAKE) --no-print-directory $(DEFER_MODULE)
 	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)

@@ -766,7 +766,8 @@ ngx_rh_on_map_key(void *ctx, const unsigned char *s, size_t len)
     ngx_rh_literal(lit, sizeof(lit), s, len);
     ngx_rh_fail(p, "The property '%s' does not exist on type "
                 "'" NGX_RH_NAMESPACE "%s'. Make sure to only use property "
-                "names that are defined by the type.", lit, p->set->type);
+                "names that are defined by the type or mark the type as "
+                "open type.", lit, p->set->type);
     return 0;
 
 duplicate:

@@ -130,8 +130,8 @@ is_error($r, 400, 'BadRequest', qr/The request body is empty/, 'POST without a b
 # --- members ------------------------------------------------------------
 
 bad_body($ext, '{"sessionKey":"n1","foo":"x"}',
-    qr/^The property 'foo' does not exist on type 'microsoft\.graph\.extendRemoteHelpSessionResponse'\./,
-    'unknown property');
+    qr/^The property 'foo' does not exist on type 'microsoft\.graph\.extendRemoteHelpSessionResponse'\. Make sure to only use property names that are defined by the type or mark the type as open type\.$/,
+    'unknown property: Graph\'s whole message');
 bad_body($ext, '{"sessionKey":"n1","deviceName":"x"}',
     qr/^The property 'deviceName' does not exist/, 'property of another type');
 bad_body($ext, '{"sessionKey":"n1","acsHelperUserToken":"a","acsHelperUserToken":"b"}',

@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 
 # Bounded libFuzzer passes over the validator and the renderer
-# (t/fuzz/fuzz_parse.c) and over the bearer token reader
-# (t/fuzz/fuzz_token.c, a third of the time) from the committed seeds:
-# they must find nothing.  "make fuzz" runs longer passes.
+# (t/fuzz/fuzz_parse.c, half the time), over the bearer token reader
+# (t/fuzz/fuzz_token.c) and over $filter and $select (t/fuzz/fuzz_query.c,
+# a quarter each) from the committed seeds: they must find nothing.
+# "make fuzz" runs longer passes.
 
 use strict;
 use warnings;
@@ -16,8 +17,12 @@ my $time = $ENV{FUZZ_TEST_TIME} // 30;
 
 plan skip_all => 'FUZZ_TEST_TIME=0' unless $time;
 
-for my $target (['fuzz_parse', 'corpus', $time - int($time / 3)],
-                ['fuzz_token', 'token', int($time / 3) || 1]) {
+my $quarter = int($time / 4) || 1;
+
+for my $target (['fuzz_parse', 'corpus', $time - 2 * $quarter > 0
+                                         ? $time - 2 * $quarter : 1],
+                ['fuzz_token', 'token', $quarter],
+                ['fuzz_query', 'query', $quarter]) {
     my ($name, $seeds, $secs) = @$target;
     my $bin = "$FindBin::Bin/../build/fuzz/$name";
 
