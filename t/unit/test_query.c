@@ -160,8 +160,8 @@ no(const char *filter, object_t *o, const char *name)
     int   m;
 
     m = match(filter, o, message);
-    ok(m == 0, "%s: %s does not match%s%s", name, shown(filter), m < 0 ? ": " : "",
-       m < 0 ? message : "");
+    ok(m == 0, "%s: %s does not match%s%s", name, shown(filter),
+       m < 0 ? ": " : "", m < 0 ? message : "");
 }
 
 
