@@ -10,7 +10,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_args.h"
 #include "ngx_http_remote_help_auth.h"
+#include "ngx_http_remote_help_etag.h"
 #include "ngx_http_remote_help_handler.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_list.h"
@@ -49,6 +51,13 @@ static ngx_int_t ngx_http_remote_help_item(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_item_done(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_delete_read(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_object(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *json,
+    uint32_t *spans);
+static ngx_int_t ngx_http_remote_help_precondition_failed(
+    ngx_http_request_t *r, ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_json_type(ngx_http_request_t *r);
 
 ngx_int_t
@@ -310,11 +319,20 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
 
     if (ctx->item) {
         if (rc == NGX_HTTP_RH_MISSING) {
-            return ngx_http_remote_help_not_found(r, ctx);
+            return r->headers_in.if_match
+                   ? ngx_http_remote_help_precondition_failed(r, ctx)
+                   : ngx_http_remote_help_not_found(r, ctx);
         }
 
         if (rc != NGX_OK) {
             return ngx_http_remote_help_failed(r, ctx, rc);
+        }
+
+        if (r->headers_in.if_match
+            && !ngx_http_remote_help_etag_match(r->headers_in.if_match,
+                                                rd->seq))
+        {
+            return ngx_http_remote_help_precondition_failed(r, ctx);
         }
 
         /* the update is made from this version */
@@ -383,7 +401,9 @@ ngx_http_remote_help_write_done(ngx_http_request_t *r,
         return ngx_http_remote_help_write(r, ctx);
 
     case NGX_HTTP_RH_MISSING:
-        return ngx_http_remote_help_not_found(r, ctx);
+        return r->headers_in.if_match
+               ? ngx_http_remote_help_precondition_failed(r, ctx)
+               : ngx_http_remote_help_not_found(r, ctx);
 
     case NGX_HTTP_RH_EXISTS:
         return ngx_http_remote_help_error(r, ctx, NGX_HTTP_CONFLICT,
@@ -403,6 +423,9 @@ ngx_http_remote_help_write_done(ngx_http_request_t *r,
     default:
         return ngx_http_remote_help_failed(r, ctx, rc);
     }
+
+    ctx->version = ctx->write->wr.seq;
+    ctx->etag = 1;
 
     if (ctx->item) {
         return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK,
@@ -520,7 +543,11 @@ ngx_http_remote_help_parse_body(ngx_http_request_t *r,
 }
 
 
-/* GET, HEAD or DELETE of an object */
+/*
+ * GET, HEAD or DELETE of an object.  A DELETE with If-Match other than
+ * "*" reads the version first, then deletes on condition it is still
+ * the one there, tried again when another write came between.
+ */
 
 static ngx_int_t
 ngx_http_remote_help_item(ngx_http_request_t *r,
@@ -535,12 +562,70 @@ ngx_http_remote_help_item(ngx_http_request_t *r,
 
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
-    if (r->method == NGX_HTTP_DELETE) {
-        rc = ngx_http_rh_storage(backend)->remove(backend, &ctx->op);
+    if (r->method != NGX_HTTP_DELETE) {
+        rc = ngx_http_remote_help_args(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
+
+    } else if (r->headers_in.if_match
+               && !(r->headers_in.if_match->value.len == 1
+                    && r->headers_in.if_match->value.data[0] == '*'))
+    {
+        if (ctx->tries++ == NGX_HTTP_RH_PATCH_TRIES) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->op.update = 1;
+
+        rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
+
+        return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                         ngx_http_remote_help_delete_read);
 
     } else {
-        rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
+        rc = ngx_http_rh_storage(backend)->remove(backend, &ctx->op);
     }
+
+    return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                        ngx_http_remote_help_item_done);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_delete_read(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    void                             *backend;
+    uint64_t                          version;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    if (rc == NGX_HTTP_RH_MISSING) {
+        return ngx_http_remote_help_precondition_failed(r, ctx);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_remote_help_failed(r, ctx, rc);
+    }
+
+    if (!ngx_http_remote_help_etag_match(r->headers_in.if_match,
+                                         ctx->op.seq))
+    {
+        return ngx_http_remote_help_precondition_failed(r, ctx);
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    backend = rlcf->shm_zone->data;
+
+    version = ctx->op.seq;
+
+    ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
+    ctx->op.seq = version;
+
+    rc = ngx_http_rh_storage(backend)->remove(backend, &ctx->op);
 
     return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
                                         ngx_http_remote_help_item_done);
@@ -551,20 +636,84 @@ static ngx_int_t
 ngx_http_remote_help_item_done(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
 {
+    ngx_table_elt_t  *h;
+
     if (rc == NGX_OK) {
         if (r->method == NGX_HTTP_DELETE) {
             return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NO_CONTENT,
                                              NULL);
         }
 
-        return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &ctx->op.json);
+        ctx->version = ctx->op.seq;
+        ctx->etag = 1;
+
+        h = r->headers_in.if_none_match;
+
+        if (h && ngx_http_remote_help_etag_match(h, ctx->op.seq)) {
+            return ngx_http_remote_help_send(r, ctx, NGX_HTTP_NOT_MODIFIED,
+                                             NULL);
+        }
+
+        return ngx_http_remote_help_object(r, ctx, NGX_HTTP_OK,
+                                           &ctx->op.json, ctx->op.spans);
+    }
+
+    if (rc == NGX_HTTP_RH_CHANGED) {
+        /* a DELETE's version was replaced meanwhile: read it again */
+        return ngx_http_remote_help_item(r, ctx);
     }
 
     if (rc == NGX_HTTP_RH_MISSING) {
-        return ngx_http_remote_help_not_found(r, ctx);
+        return r->headers_in.if_match
+               ? ngx_http_remote_help_precondition_failed(r, ctx)
+               : ngx_http_remote_help_not_found(r, ctx);
     }
 
     return ngx_http_remote_help_failed(r, ctx, rc);
+}
+
+
+/* an object's response, with $select's properties only */
+
+static ngx_int_t
+ngx_http_remote_help_object(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_uint_t status, ngx_str_t *json,
+    uint32_t *spans)
+{
+    ngx_str_t         body;
+    ngx_rh_buf_t      out;
+    yajl_alloc_funcs  afs;
+
+    if (ctx->select == 0) {
+        return ngx_http_remote_help_send(r, ctx, status, json);
+    }
+
+    ngx_http_remote_help_allocator(r->pool, &afs);
+    ngx_rh_buf_init(&out, &afs, json->len);
+
+    if (ngx_rh_render_select(&out, ctx->set, json->data, spans, ctx->select)
+        != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body.data = out.data;
+    body.len = out.len;
+
+    return ngx_http_remote_help_send(r, ctx, status, &body);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_precondition_failed(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    return ngx_http_remote_help_error(r, ctx, NGX_HTTP_PRECONDITION_FAILED,
+                               "The If-Match precondition does not hold: "
+                               "the object of type '" NGX_RH_NAMESPACE "%s' "
+                               "with the key '%V' is not there in a version "
+                               "it names; nothing was changed.",
+                               ctx->set->type, &ctx->key);
 }
 
 

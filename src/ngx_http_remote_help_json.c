@@ -331,8 +331,62 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
 
 
 int
+ngx_rh_render_select(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
+    const unsigned char *json, const uint32_t *spans, unsigned mask)
+{
+    size_t          size;
+    unsigned        i;
+    unsigned char  *p;
+
+    /* as ngx_rh_render_object: sized to the byte, written once */
+
+    size = sizeof("{\"@odata.type\":\"\"}") - 1 + set->odata_type_len;
+
+    for (i = 0; i < set->nprops; i++) {
+        if (mask & (1u << i)) {
+            size += sizeof(",\"\":") - 1 + set->props[i].len + spans[2 * i + 1];
+        }
+    }
+
+    if (ngx_rh_reserve(b, size) != 0) {
+        return -1;
+    }
+
+    p = b->data + b->len;
+
+    memcpy(p, "{\"@odata.type\":\"", sizeof("{\"@odata.type\":\"") - 1);
+    p += sizeof("{\"@odata.type\":\"") - 1;
+    memcpy(p, set->odata_type, set->odata_type_len);
+    p += set->odata_type_len;
+    *p++ = '"';
+
+    for (i = 0; i < set->nprops; i++) {
+        if (!(mask & (1u << i))) {
+            continue;
+        }
+
+        *p++ = ',';
+        *p++ = '"';
+        memcpy(p, set->props[i].name, set->props[i].len);
+        p += set->props[i].len;
+        *p++ = '"';
+        *p++ = ':';
+        memcpy(p, json + spans[2 * i], spans[2 * i + 1]);
+        p += spans[2 * i + 1];
+    }
+
+    *p++ = '}';
+
+    b->len += size;
+
+    return 0;
+}
+
+
+int
 ngx_rh_render_list(ngx_rh_buf_t *b, const ngx_rh_str_t *context,
-    const ngx_rh_str_t *next, const ngx_rh_str_t *items, size_t n)
+    const long long *count, const ngx_rh_str_t *next,
+    const ngx_rh_str_t *items, size_t n)
 {
     size_t           i;
     yajl_gen         g;
@@ -346,6 +400,11 @@ ngx_rh_render_list(ngx_rh_buf_t *b, const ngx_rh_str_t *context,
     st = yajl_gen_map_open(g);
     st |= ngx_rh_gen_lit(g, "@odata.context");
     st |= yajl_gen_string(g, context->data, context->len);
+
+    if (count) {
+        st |= ngx_rh_gen_lit(g, "@odata.count");
+        st |= yajl_gen_integer(g, *count);
+    }
 
     if (next) {
         st |= ngx_rh_gen_lit(g, "@odata.nextLink");

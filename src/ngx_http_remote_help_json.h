@@ -69,9 +69,17 @@ void ngx_rh_buf_free(ngx_rh_buf_t *b);
 int ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
     const ngx_rh_field_t *fields, uint32_t *spans);
 
-/* items are rendered objects; next may be NULL */
+/*
+ * an object rendered (its JSON and spans) with @odata.type and only the
+ * properties of mask (bit i: property i), in the set's order
+ */
+int ngx_rh_render_select(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
+    const unsigned char *json, const uint32_t *spans, unsigned mask);
+
+/* items are rendered objects; count (@odata.count) and next may be NULL */
 int ngx_rh_render_list(ngx_rh_buf_t *b, const ngx_rh_str_t *context,
-    const ngx_rh_str_t *next, const ngx_rh_str_t *items, size_t n);
+    const long long *count, const ngx_rh_str_t *next,
+    const ngx_rh_str_t *items, size_t n);
 
 int ngx_rh_render_error(ngx_rh_buf_t *b, const char *code,
     const ngx_rh_str_t *message, const ngx_rh_str_t *date,

@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_remote_help_module: listings: $top, $skiptoken, a page and its
- * nextLink.
+ * ngx_http_remote_help_module: listings: a page (filtered, its properties
+ * selected), its count and its nextLink.
  */
 
 
@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_args.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_list.h"
 #include "ngx_http_remote_help_op.h"
@@ -20,103 +21,147 @@
 #include "ngx_http_remote_help_uri.h"
 
 
+static ngx_int_t ngx_http_remote_help_tally(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
+static ngx_int_t ngx_http_remote_help_tallied(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_tally_step(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_page(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_listed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_next_link(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, uint64_t last, ngx_str_t *link);
 
 
 ngx_int_t
 ngx_http_remote_help_list(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
+    rc = ngx_http_remote_help_args(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ctx->count && ctx->filter) {
+        /* the matches of the whole set counted first, a scan at a time */
+        ctx->matched = 0;
+        ctx->rounds = 0;
+        ctx->op.last = 0;
+
+        return ngx_http_remote_help_tally(r, ctx);
+    }
+
+    return ngx_http_remote_help_page(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_tally(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
     void                             *backend;
-    u_char                           *arg, *end, *next_arg, *eq;
-    off_t                             token;
     uint64_t                          after;
-    ngx_int_t                         n, rc;
-    ngx_str_t                         name, value;
-    ngx_uint_t                        top, top_given;
+    ngx_int_t                         rc;
+    ngx_http_remote_help_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
+    backend = rlcf->shm_zone->data;
+
+    for ( ;; ) {
+        after = ctx->op.last;
+
+        ngx_http_remote_help_op_init(&ctx->op, r, ctx, NULL);
+        ctx->op.after = after;
+        ctx->op.filter = ctx->filter;
+        ctx->op.scan = NGX_HTTP_RH_FILTER_SCAN;
+        ctx->op.tally = 1;
+
+        rc = ngx_http_rh_storage(backend)->list(backend, &ctx->op);
+
+        if (rc == NGX_AGAIN) {
+            return ngx_http_remote_help_op_wait(r, ctx, &ctx->op, rc,
+                                                ngx_http_remote_help_tallied);
+        }
+
+        rc = ngx_http_remote_help_tally_step(r, ctx, rc);
+
+        if (rc != NGX_BUSY) {
+            return rc;
+        }
+    }
+}
+
+
+/* a scan answered later: the count goes on from there */
+
+static ngx_int_t
+ngx_http_remote_help_tallied(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    rc = ngx_http_remote_help_tally_step(r, ctx, rc);
+
+    return (rc == NGX_BUSY) ? ngx_http_remote_help_tally(r, ctx) : rc;
+}
+
+
+/* NGX_BUSY: there is more to count */
+
+static ngx_int_t
+ngx_http_remote_help_tally_step(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc != NGX_OK) {
+        return ngx_http_remote_help_failed(r, ctx, rc);
+    }
+
+    ctx->matched += ctx->op.total;
+
+    if (!ctx->op.more) {
+        return ngx_http_remote_help_page(r, ctx);
+    }
+
+    if (++ctx->rounds == NGX_HTTP_RH_COUNT_MAX / NGX_HTTP_RH_FILTER_SCAN) {
+        return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                   "$count=true with $filter counts sets of "
+                                   "at most %ui objects; this one has more. "
+                                   "Page through the filtered listing "
+                                   "without $count instead.",
+                                   (ngx_uint_t) NGX_HTTP_RH_COUNT_MAX);
+    }
+
+    return NGX_BUSY;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_page(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    void                             *backend;
+    ngx_int_t                         rc;
     ngx_array_t                      *items;
     ngx_http_remote_help_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_remote_help_module);
 
-    top = rlcf->page_size;
-    top_given = 0;
-    after = 0;
-
-    /* $top and $skiptoken; other query options are ignored */
-
-    end = r->args.data + r->args.len;
-
-    for (arg = r->args.data; arg < end; arg = next_arg + 1) {
-
-        next_arg = ngx_strlchr(arg, end, '&');
-        if (next_arg == NULL) {
-            next_arg = end;
-        }
-
-        eq = ngx_strlchr(arg, next_arg, '=');
-        if (eq == NULL) {
-            eq = next_arg;
-        }
-
-        if (ngx_http_remote_help_decode(r->pool, arg, eq, 1, &name)
-            != NGX_OK
-            || ngx_http_remote_help_decode(r->pool,
-                                           eq < next_arg ? eq + 1 : eq,
-                                           next_arg, 1, &value)
-               != NGX_OK)
-        {
-            return ngx_http_remote_help_error(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                              "The query string is not "
-                                              "valid.");
-        }
-
-        if (name.len == 4 && ngx_strncmp(name.data, "$top", 4) == 0) {
-            n = ngx_atoi(value.data, value.len);
-
-            if (n == NGX_ERROR) {
-                return ngx_http_remote_help_error(r, ctx,
-                                   NGX_HTTP_BAD_REQUEST,
-                                   "Invalid value '%V' for the $top query "
-                                   "option: a non-negative integer is "
-                                   "expected.", &value);
-            }
-
-            top = ngx_min((ngx_uint_t) n, NGX_HTTP_RH_TOP_MAX);
-            top_given = 1;
-
-        } else if (name.len == 10
-                   && ngx_strncmp(name.data, "$skiptoken", 10) == 0)
-        {
-            /* the place of the previous page's last object */
-
-            token = ngx_atoof(value.data, value.len);
-
-            if (token == NGX_ERROR) {
-                return ngx_http_remote_help_error(r, ctx,
-                                   NGX_HTTP_BAD_REQUEST,
-                                   "Invalid value '%V' for the $skiptoken "
-                                   "query option.", &value);
-            }
-
-            after = (uint64_t) token;
-        }
-    }
-
-    items = ngx_array_create(r->pool, ngx_min(top, 64) + 1,
-                             sizeof(ngx_str_t));
+    items = ngx_array_create(r->pool, ngx_min(ctx->top, 64) + 1,
+                             sizeof(ngx_http_remote_help_item_t));
     if (items == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->top = top;
-    ctx->top_given = top_given;
-
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, NULL);
-    ctx->op.after = after;
-    ctx->op.top = top;
+    ctx->op.after = ctx->after;
+    ctx->op.top = ctx->top;
     ctx->op.items = items;
+    ctx->op.filter = ctx->filter;
+    ctx->op.scan = ctx->filter ? NGX_HTTP_RH_FILTER_SCAN : 0;
+    ctx->op.count = (ctx->count && ctx->filter == NULL);
 
     backend = rlcf->shm_zone->data;
 
@@ -133,35 +178,59 @@ static ngx_int_t
 ngx_http_remote_help_listed(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc)
 {
-    u_char            *p;
-    size_t             size;
-    uint64_t           last;
-    ngx_str_t          tail, body;
-    ngx_str_t         *json;
-    ngx_uint_t         i, more;
-    ngx_array_t       *items;
-    ngx_rh_buf_t       out;
-    ngx_rh_str_t       context, next, *objects;
-    yajl_alloc_funcs   afs;
+    u_char                       *p;
+    size_t                        size;
+    ngx_str_t                     tail, body, link;
+    long long                     count;
+    ngx_uint_t                    i, more, n;
+    ngx_array_t                  *items;
+    ngx_rh_buf_t                  out, sel;
+    ngx_rh_str_t                  context, next, *objects;
+    yajl_alloc_funcs              afs;
+    const ngx_rh_set_t           *set;
+    ngx_http_remote_help_item_t  *item;
 
     if (rc != NGX_OK) {
         return ngx_http_remote_help_failed(r, ctx, rc);
     }
 
-    last = ctx->op.last;
-    more = ctx->op.more;
+    set = ctx->set;
+    more = ctx->op.more && ctx->op.last;
     items = ctx->op.items;
+    item = items->elts;
 
-    /* @odata.context: PREFIX/$metadata#Set */
+    /* @odata.context: PREFIX/$metadata#Set, or #Set(p1,p2) with $select */
 
-    tail.len = sizeof("$metadata#") - 1 + ctx->set->set_len;
+    tail.len = sizeof("$metadata#()") - 1 + set->set_len;
+
+    for (i = 0; i < set->nprops; i++) {
+        if (ctx->select & (1u << i)) {
+            tail.len += set->props[i].len + 1;
+        }
+    }
+
     tail.data = ngx_pnalloc(r->pool, tail.len);
     if (tail.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     p = ngx_cpymem(tail.data, "$metadata#", sizeof("$metadata#") - 1);
-    ngx_memcpy(p, ctx->set->set, ctx->set->set_len);
+    p = ngx_cpymem(p, set->set, set->set_len);
+
+    if (ctx->select) {
+        *p++ = '(';
+
+        for (i = 0; i < set->nprops; i++) {
+            if (ctx->select & (1u << i)) {
+                p = ngx_cpymem(p, set->props[i].name, set->props[i].len);
+                *p++ = ',';
+            }
+        }
+
+        p[-1] = ')';
+    }
+
+    tail.len = p - tail.data;
 
     if (ngx_http_remote_help_url(r, ctx, &tail, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -170,34 +239,15 @@ ngx_http_remote_help_listed(ngx_http_request_t *r,
     context.data = body.data;
     context.len = body.len;
 
-    /* @odata.nextLink: PREFIX/Set?$top=N&$skiptoken=PLACE */
-
-    if (more && last) {
-        tail.len = ctx->set->set_len + sizeof("?$top=&$skiptoken=") - 1
-                   + NGX_INT_T_LEN + NGX_INT64_LEN;
-        tail.data = ngx_pnalloc(r->pool, tail.len);
-        if (tail.data == NULL) {
+    if (more) {
+        if (ngx_http_remote_help_next_link(r, ctx, ctx->op.last, &link)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        p = ngx_cpymem(tail.data, ctx->set->set, ctx->set->set_len);
-
-        if (ctx->top_given) {
-            p = ngx_sprintf(p, "?$top=%ui&$skiptoken=", ctx->top);
-
-        } else {
-            p = ngx_cpymem(p, "?$skiptoken=", sizeof("?$skiptoken=") - 1);
-        }
-
-        p = ngx_sprintf(p, "%uL", last);
-        tail.len = p - tail.data;
-
-        if (ngx_http_remote_help_url(r, ctx, &tail, &body) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        next.data = body.data;
-        next.len = body.len;
+        next.data = link.data;
+        next.len = link.len;
     }
 
     objects = ngx_palloc(r->pool, (items->nelts + 1) * sizeof(ngx_rh_str_t));
@@ -205,20 +255,49 @@ ngx_http_remote_help_listed(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    json = items->elts;
-    size = 256;
+    ngx_http_remote_help_allocator(r->pool, &afs);
 
-    for (i = 0; i < items->nelts; i++) {
-        objects[i].data = json[i].data;
-        objects[i].len = json[i].len;
-        size += json[i].len + 1;
+    n = items->nelts;
+    size = 256 + context.len + (more ? next.len : 0);
+
+    if (ctx->select) {
+        /* each object with its selected properties, in one buffer */
+
+        ngx_rh_buf_init(&sel, &afs, 0);
+
+        for (i = 0; i < n; i++) {
+            if (ngx_rh_render_select(&sel, set, item[i].json.data,
+                                     item[i].spans, ctx->select)
+                != 0)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            objects[i].len = sel.len;
+        }
+
+        for (i = n; i > 0; i--) {
+            objects[i - 1].data = sel.data + (i > 1 ? objects[i - 2].len : 0);
+            objects[i - 1].len -= (i > 1 ? objects[i - 2].len : 0);
+        }
+
+        size += sel.len + n;
+
+    } else {
+        for (i = 0; i < n; i++) {
+            objects[i].data = item[i].json.data;
+            objects[i].len = item[i].json.len;
+            size += item[i].json.len + 1;
+        }
     }
 
-    ngx_http_remote_help_allocator(r->pool, &afs);
-    ngx_rh_buf_init(&out, &afs, size + context.len + 2 * tail.len);
+    count = ctx->filter ? (long long) ctx->matched
+                        : (long long) ctx->op.total;
 
-    if (ngx_rh_render_list(&out, &context, (more && last) ? &next : NULL,
-                           objects, items->nelts)
+    ngx_rh_buf_init(&out, &afs, size);
+
+    if (ngx_rh_render_list(&out, &context, ctx->count ? &count : NULL,
+                           more ? &next : NULL, objects, n)
         != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -228,4 +307,52 @@ ngx_http_remote_help_listed(ngx_http_request_t *r,
     body.len = out.len;
 
     return ngx_http_remote_help_send(r, ctx, NGX_HTTP_OK, &body);
+}
+
+
+/*
+ * @odata.nextLink: PREFIX/Set?$top=N&$filter=F&$select=S&$count=true
+ * &$skiptoken=PLACE, the options as the request sent them
+ */
+
+static ngx_int_t
+ngx_http_remote_help_next_link(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, uint64_t last, ngx_str_t *link)
+{
+    u_char     *p;
+    ngx_str_t   tail;
+
+    tail.len = ctx->set->set_len
+               + sizeof("?$top=&$filter=&$select=&$count=true&$skiptoken=")
+               - 1 + NGX_INT_T_LEN + NGX_INT64_LEN
+               + ctx->filter_arg.len + ctx->select_arg.len;
+
+    tail.data = ngx_pnalloc(r->pool, tail.len);
+    if (tail.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(tail.data, ctx->set->set, ctx->set->set_len);
+    *p++ = '?';
+
+    if (ctx->top_given) {
+        p = ngx_sprintf(p, "$top=%ui&", ctx->top);
+    }
+
+    if (ctx->filter) {
+        p = ngx_sprintf(p, "$filter=%V&", &ctx->filter_arg);
+    }
+
+    if (ctx->select) {
+        p = ngx_sprintf(p, "$select=%V&", &ctx->select_arg);
+    }
+
+    if (ctx->count) {
+        p = ngx_cpymem(p, "$count=true&", sizeof("$count=true&") - 1);
+    }
+
+    p = ngx_sprintf(p, "$skiptoken=%uL", last);
+    tail.len = p - tail.data;
+
+    return ngx_http_remote_help_url(r, ctx, &tail, link);
 }

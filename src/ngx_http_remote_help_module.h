@@ -22,6 +22,9 @@
 #define NGX_HTTP_RH_AUTH_CLAIMS   3
 
 #define NGX_HTTP_RH_TOP_MAX       1000
+/* a filtered page examines at most this many objects; $count at most */
+#define NGX_HTTP_RH_FILTER_SCAN   1000
+#define NGX_HTTP_RH_COUNT_MAX     100000
 #define NGX_HTTP_RH_PATCH_TRIES   64
 #define NGX_HTTP_RH_FILE_CHUNK    8192
 #define NGX_HTTP_RH_ERROR_MAX     1024
@@ -96,8 +99,21 @@ struct ngx_http_remote_help_ctx_s {
     ngx_http_remote_help_op_t    *waiting;      /* answers later */
     ngx_http_remote_help_next_pt  next;         /* then */
 
+    /* the query options (args.c) */
     ngx_uint_t                    top;          /* a listing's $top */
+    uint64_t                      after;        /* $skiptoken */
+    unsigned                      select;       /* $select: bits, 0: all */
+    ngx_rh_filter_t              *filter;       /* $filter, NULL: none */
+    ngx_str_t                     select_arg;   /* both as sent, for the */
+    ngx_str_t                     filter_arg;   /* nextLink */
+    ngx_uint_t                    matched;      /* $count with $filter: */
+    ngx_uint_t                    rounds;       /* the matches so far */
 
+    uint64_t                      version;      /* the ETag's */
+    ngx_uint_t                    tries;        /* a DELETE's If-Match */
+
+    unsigned                      count:1;      /* $count=true */
+    unsigned                      etag:1;       /* of version */
     unsigned                      item:1;
     unsigned                      own:1;
     unsigned                      replaced:1;

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_remote_help_module.h"
+#include "ngx_http_remote_help_etag.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_pool.h"
 #include "ngx_http_remote_help_reply.h"
@@ -30,13 +31,17 @@ ngx_http_remote_help_send(ngx_http_request_t *r,
 
     r->headers_out.status = status;
 
+    /* preconditions are the module's (etag.c), never nginx's own filter */
+    r->disable_not_modified = 1;
+
     if (ngx_http_remote_help_headers(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (body == NULL || body->len == 0) {
         r->header_only = 1;
-        r->headers_out.content_length_n = 0;
+        r->headers_out.content_length_n =
+                               (status == NGX_HTTP_NOT_MODIFIED) ? -1 : 0;
         return ngx_http_send_header(r);
     }
 
@@ -194,6 +199,9 @@ ngx_http_remote_help_code(ngx_uint_t status)
     case NGX_HTTP_LENGTH_REQUIRED:
         return "LengthRequired";
 
+    case NGX_HTTP_PRECONDITION_FAILED:
+        return "PreconditionFailed";
+
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         return "RequestEntityTooLarge";
 
@@ -236,6 +244,10 @@ ngx_http_remote_help_headers(ngx_http_request_t *r,
                                            ctx->client_request_id.len)
            == NULL)
     {
+        return NGX_ERROR;
+    }
+
+    if (ctx->etag && ngx_http_remote_help_etag(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 

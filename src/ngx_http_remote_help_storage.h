@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_query.h"
 
 
 /*
@@ -43,6 +44,13 @@ typedef struct ngx_http_remote_help_op_s  ngx_http_remote_help_op_t;
 typedef void (*ngx_http_remote_help_done_pt)(ngx_http_remote_help_op_t *op);
 
 
+/* an object of a listing: its JSON and its spans (2 * nprops) */
+
+typedef struct {
+    ngx_str_t                     json;
+    uint32_t                     *spans;
+} ngx_http_remote_help_item_t;
+
 struct ngx_http_remote_help_op_s {
     ngx_uint_t                    set;
     ngx_str_t                     key;
@@ -51,7 +59,8 @@ struct ngx_http_remote_help_op_s {
     /*
      * get: out.  put: in (json, spans; seq: NGX_HTTP_RH_CREATE, or the
      * version an update was made from, which must still be there), and
-     * out (seq: the new version's)
+     * out (seq: the new version's).  remove: in (seq: the version that
+     * must be there, NGX_HTTP_RH_CHANGED if another is; 0: any)
      */
     uint64_t                      seq;
     ngx_str_t                     json;
@@ -63,12 +72,23 @@ struct ngx_http_remote_help_op_s {
      */
     int64_t                       until;
 
-    /* list: in (after: the place to start after, 0: the first; top) */
+    /*
+     * list: in: after, the place to start after (0: the first); top;
+     * filter, what the objects listed match (NULL: all); scan, the most
+     * objects examined (0: no bound); count, the set's objects wanted in
+     * total; tally, the objects examined that match counted in total,
+     * and none listed.  Out: items; last, the place of the last object
+     * examined that the next page starts after; more, objects remain.
+     */
     uint64_t                      after;
     ngx_uint_t                    top;
-    ngx_array_t                  *items;        /* of ngx_str_t, out */
-    uint64_t                      last;         /* out: the last's place */
-    ngx_uint_t                    more;         /* out: objects remain */
+    const ngx_rh_filter_t        *filter;
+    ngx_uint_t                    scan;
+    ngx_array_t                  *items;        /* of ngx_http_remote_help
+                                                   _item_t */
+    uint64_t                      last;
+    ngx_uint_t                    more;
+    ngx_uint_t                    total;
 
     /* count: out, the objects of each set and those expired so far */
     ngx_uint_t                    objects[NGX_RH_NSETS];
@@ -76,6 +96,8 @@ struct ngx_http_remote_help_op_s {
 
     /* get: the object is read to be updated (a cache need not keep it) */
     unsigned                      update:1;
+    unsigned                      count:1;
+    unsigned                      tally:1;
 
     ngx_int_t                     rc;
     ngx_http_remote_help_done_pt  done;

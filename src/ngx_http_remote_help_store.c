@@ -550,7 +550,7 @@ ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
     }
 
     if (has) {
-        (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0,
+        (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0, 0,
                                                  &written);
     }
 }
@@ -1040,8 +1040,8 @@ ngx_http_remote_help_store_expire(ngx_http_remote_help_zone_t *zone,
 
 ngx_int_t
 ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, uint64_t seq, ngx_uint_t hold,
-    uint64_t *written)
+    ngx_uint_t set, ngx_str_t *key, uint64_t seq, uint64_t version,
+    ngx_uint_t hold, uint64_t *written)
 {
     uint32_t                       hash;
     ngx_int_t                      rc;
@@ -1069,6 +1069,11 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     if (n == NULL || (seq && n->seq > seq)) {
         ngx_http_remote_help_wunlock(&sh->lock);
         return NGX_HTTP_RH_MISSING;
+    }
+
+    if (version && n->seq != version) {
+        ngx_http_remote_help_wunlock(&sh->lock);
+        return NGX_HTTP_RH_CHANGED;
     }
 
     ngx_http_remote_help_remove_locked(zone, n);
@@ -1114,61 +1119,101 @@ ngx_http_remote_help_store_clear(ngx_http_remote_help_zone_t *zone)
 
 ngx_int_t
 ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, uint64_t after, ngx_uint_t top, ngx_pool_t *pool,
-    ngx_array_t *items, uint64_t *last, ngx_uint_t *more)
+    ngx_http_remote_help_op_t *op)
 {
+    size_t                        spans;
     ngx_int_t                     rc;
-    ngx_str_t                    *item;
+    ngx_uint_t                    examined;
     ngx_rbtree_key_t              now;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *sh;
     ngx_http_remote_help_node_t  *n;
+    ngx_http_remote_help_item_t  *item;
 
     sh = zone->sh;
+    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
 
-    *more = 0;
-    *last = 0;
+    op->more = 0;
+    op->last = 0;
+    op->total = 0;
 
     rc = NGX_OK;
+    examined = 0;
 
     if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
         return NGX_ERROR;
     }
 
+    if (op->count) {
+        /* kept as objects come and go; the expired not yet swept too */
+        op->total = sh->objects[op->set];
+    }
+
     now = (ngx_rbtree_key_t) ngx_http_rh_now();
 
-    n = ngx_http_remote_help_store_first_locked(sh, set, after);
+    n = ngx_http_remote_help_store_first_locked(sh, op->set, op->after);
 
     for ( /* void */ ; n; n = (ngx_http_remote_help_node_t *) node) {
 
-        node = ngx_rbtree_next(&sh->order[set].rbtree, &n->node);
+        node = ngx_rbtree_next(&sh->order[op->set].rbtree, &n->node);
 
         if (n->death <= now) {
             /* gone, not yet swept: skipped, never counted */
             continue;
         }
 
-        if (items->nelts == top) {
-            *more = 1;
+        if (op->scan && examined == op->scan) {
+            op->more = 1;
             break;
         }
 
-        item = ngx_array_push(items);
+        examined++;
+
+        if (op->filter
+            && !ngx_rh_filter_match(op->filter, ngx_http_rh_json(n),
+                                    ngx_http_rh_spans(n)))
+        {
+            /* the next page starts after what this one examined */
+            op->last = n->node.key;
+            continue;
+        }
+
+        if (op->tally) {
+            op->total++;
+            op->last = n->node.key;
+            continue;
+        }
+
+        if (op->items->nelts == op->top) {
+            /* a match after the page's last: the page has a next */
+            op->more = 1;
+            break;
+        }
+
+        item = ngx_array_push(op->items);
         if (item == NULL) {
             rc = NGX_ERROR;
             break;
         }
 
-        item->data = ngx_pnalloc(pool, n->json_len);
-        if (item->data == NULL) {
+        item->json.data = ngx_pnalloc(op->pool, n->json_len);
+        if (item->json.data == NULL) {
             rc = NGX_ERROR;
             break;
         }
 
-        item->len = n->json_len;
-        ngx_memcpy(item->data, ngx_http_rh_json(n), n->json_len);
+        item->json.len = n->json_len;
+        ngx_memcpy(item->json.data, ngx_http_rh_json(n), n->json_len);
 
-        *last = n->node.key;
+        item->spans = ngx_palloc(op->pool, spans);
+        if (item->spans == NULL) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ngx_memcpy(item->spans, ngx_http_rh_spans(n), spans);
+
+        op->last = n->node.key;
     }
 
     ngx_http_remote_help_store_runlock(zone);

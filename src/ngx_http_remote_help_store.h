@@ -267,9 +267,15 @@ ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 ngx_int_t ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold);
 
+/*
+ * The key deleted: NGX_HTTP_RH_MISSING if it is not there, or is there
+ * in a version later than seq (a replayed deletion; 0: any);
+ * NGX_HTTP_RH_CHANGED if version (If-Match; 0: any) is not the one
+ * there; *written: the deletion's sequence number.
+ */
 ngx_int_t ngx_http_remote_help_store_delete(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
-    uint64_t seq, ngx_uint_t hold, uint64_t *written);
+    uint64_t seq, uint64_t version, ngx_uint_t hold, uint64_t *written);
 
 void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
 
@@ -322,14 +328,9 @@ size_t ngx_http_remote_help_store_free_locked(
 ngx_http_remote_help_node_t *ngx_http_remote_help_store_first_locked(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint64_t after);
 
-/*
- * up to "top" objects of the set listed after "after" (0: from the
- * first); items is an array of ngx_str_t; *last is the place of the last
- * one returned, *more is set when objects remain after it
- */
+/* a listing's page, or its tally (the storage interface's list) */
 ngx_int_t ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, uint64_t after, ngx_uint_t top, ngx_pool_t *pool,
-    ngx_array_t *items, uint64_t *last, ngx_uint_t *more);
+    ngx_http_remote_help_op_t *op);
 
 
 #endif /* _NGX_HTTP_REMOTE_HELP_STORE_H_INCLUDED_ */

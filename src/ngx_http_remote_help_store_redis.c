@@ -129,10 +129,18 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     NGX_HTTP_RH_LUA_PUT
     "return {v, d}\n",
 
-    /* delete; KEYS: object, list, expiry; ARGV: deadline, key, S:KEY */
+    /*
+     * delete; KEYS: object, list, expiry; ARGV: deadline, key, S:KEY,
+     * the version that must be there (0: any); -3: another is
+     */
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "if now > tonumber(ARGV[1]) then return -2 end\n"
+    "if ARGV[4] ~= '0' then\n"
+    "  local v = redis.call('HGET', KEYS[1], 'v')\n"
+    "  if not v then return -1 end\n"
+    "  if v ~= ARGV[4] then return -3 end\n"
+    "end\n"
     "if redis.call('DEL', KEYS[1]) == 0 then return -1 end\n"
     "redis.call('ZREM', KEYS[2], ARGV[2])\n"
     "redis.call('ZREM', KEYS[3], ARGV[3])\n"
@@ -140,11 +148,13 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
 
     /*
      * a page; KEYS: list; ARGV: after, top, the objects' prefix, the
-     * most entries scanned; {more, last place, JSON...}
+     * most entries scanned, "1" for the count; {more, last place, the
+     * count (-1: not asked), then place, JSON, spans of each}
      */
     "local top = tonumber(ARGV[2])\n"
     "local bound = tonumber(ARGV[4])\n"
-    "local out = {0, ARGV[1]}\n"
+    "local out = {0, ARGV[1], -1}\n"
+    "if ARGV[5] == '1' then out[3] = redis.call('ZCARD', KEYS[1]) end\n"
     "local n = 0\n"
     "local scanned = 0\n"
     "local from = '(' .. ARGV[1]\n"
@@ -153,11 +163,13 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     " 'WITHSCORES', 'LIMIT', 0, top + 1)\n"
     "  if #m == 0 then return out end\n"
     "  for i = 1, #m, 2 do\n"
-    "    local j = redis.call('HGET', ARGV[3] .. m[i], 'j')\n"
-    "    if j then\n"
+    "    local o = redis.call('HMGET', ARGV[3] .. m[i], 'j', 's')\n"
+    "    if o[1] then\n"
     "      if n == top then out[1] = 1 return out end\n"
     "      n = n + 1\n"
-    "      out[n + 2] = j\n"
+    "      out[3 * n + 1] = m[i + 1]\n"
+    "      out[3 * n + 2] = o[1]\n"
+    "      out[3 * n + 3] = o[2]\n"
     "      out[2] = m[i + 1]\n"
     "    end\n"
     "    scanned = scanned + 1\n"
@@ -833,9 +845,10 @@ ngx_http_remote_help_redis_remove_build(
     ngx_str_t                           key, member;
     ngx_http_remote_help_op_t          *op;
     ngx_http_remote_help_redis_zone_t  *rz;
-    const char                         *argv[9];
-    size_t                              lens[9];
+    const char                         *argv[10];
+    size_t                              lens[10];
     u_char                              deadline[NGX_INT64_LEN];
+    u_char                              version[NGX_INT64_LEN];
 
     op = call->op;
     rz = call->data;
@@ -860,6 +873,7 @@ ngx_http_remote_help_redis_remove_build(
                               - deadline);
     ngx_http_rh_arg(op->key.data, op->key.len);
     ngx_http_rh_arg(member.data, member.len);
+    ngx_http_rh_arg(version, ngx_sprintf(version, "%uL", op->seq) - version);
 
     return ngx_http_remote_help_redis_format(call, argc, argv, lens);
 }
@@ -895,6 +909,11 @@ ngx_http_remote_help_redis_removed(ngx_http_remote_help_redis_call_t *call,
 
     op->seq = 0;
 
+    if (rc == -3) {
+        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_CHANGED);
+        return;
+    }
+
     ngx_http_remote_help_redis_answer(call, (rc == 1) ? NGX_OK
                                                       : NGX_HTTP_RH_MISSING);
 }
@@ -906,8 +925,9 @@ ngx_http_remote_help_redis_list_build(ngx_http_remote_help_redis_call_t *call)
     int                                 argc;
     ngx_http_remote_help_op_t          *op;
     ngx_http_remote_help_redis_zone_t  *rz;
-    const char                         *argv[8];
-    size_t                              lens[8];
+    ngx_uint_t                          fetch;
+    const char                         *argv[9];
+    size_t                              lens[9];
     u_char                              after[NGX_INT64_LEN];
     u_char                              top[NGX_INT64_LEN];
     u_char                              bound[NGX_INT64_LEN];
@@ -916,18 +936,22 @@ ngx_http_remote_help_redis_list_build(ngx_http_remote_help_redis_call_t *call)
     rz = call->data;
     argc = 0;
 
+    /* with a filter, every object examined comes back to be matched */
+    fetch = (op->filter || op->tally) ? op->scan : op->top;
+
     ngx_http_rh_arg("EVALSHA", 7);
     ngx_http_rh_arg(ngx_http_remote_help_redis_sha[NGX_HTTP_RH_SCRIPT_LIST],
                     40);
     ngx_http_rh_arg("1", 1);
     ngx_http_rh_arg(rz->list[op->set].data, rz->list[op->set].len);
     ngx_http_rh_arg(after, ngx_sprintf(after, "%uL", op->after) - after);
-    ngx_http_rh_arg(top, ngx_sprintf(top, "%ui", op->top) - top);
+    ngx_http_rh_arg(top, ngx_sprintf(top, "%ui", fetch) - top);
     ngx_http_rh_arg(rz->object[op->set].data, rz->object[op->set].len);
     ngx_http_rh_arg(bound, ngx_sprintf(bound, "%ui",
-                                       NGX_HTTP_RH_LIST_SCAN * op->top
+                                       NGX_HTTP_RH_LIST_SCAN * fetch
                                        + NGX_HTTP_RH_SWEEP_MAX)
                            - bound);
+    ngx_http_rh_arg(op->count ? "1" : "0", 1);
 
     return ngx_http_remote_help_redis_format(call, argc, argv, lens);
 }
@@ -937,11 +961,13 @@ static void
 ngx_http_remote_help_redis_listed(ngx_http_remote_help_redis_call_t *call,
     redisReply *reply)
 {
-    int64_t                     more, last;
-    ngx_str_t                  *item;
-    ngx_uint_t                  i;
-    redisReply                 *e;
-    ngx_http_remote_help_op_t  *op;
+    size_t                        spans;
+    int64_t                       more, last, total, place;
+    uint32_t                      match[2 * NGX_RH_MAX_PROPS];
+    ngx_uint_t                    i;
+    redisReply                  **e;
+    ngx_http_remote_help_op_t    *op;
+    ngx_http_remote_help_item_t  *item;
 
     op = call->op;
 
@@ -950,22 +976,58 @@ ngx_http_remote_help_redis_listed(ngx_http_remote_help_redis_call_t *call,
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+        || (reply->elements - 3) % 3 != 0
         || ngx_http_remote_help_redis_number(reply->element[0], &more)
            != NGX_OK
         || ngx_http_remote_help_redis_number(reply->element[1], &last)
+           != NGX_OK
+        || ngx_http_remote_help_redis_number(reply->element[2], &total)
            != NGX_OK)
     {
-        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-        return;
+        goto broken;
     }
 
-    for (i = 2; i < reply->elements; i++) {
-        e = reply->element[i];
+    op->more = 0;
+    op->last = 0;
+    op->total = (op->count && total > 0) ? (ngx_uint_t) total : 0;
 
-        if (e->type != REDIS_REPLY_STRING) {
-            ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-            return;
+    /* the objects examined, matched here as the zone matches its own */
+
+    for (i = 3; i < reply->elements; i += 3) {
+        e = &reply->element[i];
+
+        if (ngx_http_remote_help_redis_number(e[0], &place) != NGX_OK
+            || e[1]->type != REDIS_REPLY_STRING
+            || e[2]->type != REDIS_REPLY_STRING
+            || (size_t) e[2]->len != spans)
+        {
+            goto broken;
+        }
+
+        if (op->filter) {
+            ngx_memcpy(match, e[2]->str, spans);
+
+            if (!ngx_rh_filter_match(op->filter, (u_char *) e[1]->str,
+                                     match))
+            {
+                op->last = (uint64_t) place;
+                continue;
+            }
+        }
+
+        if (op->tally) {
+            op->total++;
+            op->last = (uint64_t) place;
+            continue;
+        }
+
+        if (op->items->nelts == op->top) {
+            /* a match after the page's last: the page has a next */
+            op->more = 1;
+            break;
         }
 
         item = ngx_array_push(op->items);
@@ -974,20 +1036,33 @@ ngx_http_remote_help_redis_listed(ngx_http_remote_help_redis_call_t *call,
             return;
         }
 
-        item->len = e->len;
-        item->data = ngx_pnalloc(op->pool, item->len);
-        if (item->data == NULL) {
+        item->json.len = e[1]->len;
+        item->json.data = ngx_pnalloc(op->pool, item->json.len);
+        item->spans = ngx_palloc(op->pool, spans);
+
+        if (item->json.data == NULL || item->spans == NULL) {
             ngx_http_remote_help_redis_answer(call, NGX_ERROR);
             return;
         }
 
-        ngx_memcpy(item->data, e->str, item->len);
+        ngx_memcpy(item->json.data, e[1]->str, item->json.len);
+        ngx_memcpy(item->spans, e[2]->str, spans);
+
+        op->last = (uint64_t) place;
     }
 
-    op->more = (more == 1);
-    op->last = (uint64_t) last;
+    if (i >= reply->elements && more == 1) {
+        /* all examined: the script says where it stopped, after them */
+        op->more = 1;
+        op->last = (uint64_t) last;
+    }
 
     ngx_http_remote_help_redis_answer(call, NGX_OK);
+    return;
+
+broken:
+
+    ngx_http_remote_help_redis_answer(call, NGX_ERROR);
 }
 
 

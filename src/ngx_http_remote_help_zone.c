@@ -136,7 +136,8 @@ ngx_http_remote_help_zone_remove(void *backend,
     }
 
     rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
-                                           zone->state != NULL, &op->seq);
+                                           op->seq, zone->state != NULL,
+                                           &op->seq);
 
     return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op);
 }
@@ -220,7 +221,5 @@ ngx_http_remote_help_zone_cancel(void *backend, ngx_http_remote_help_op_t *op)
 static ngx_int_t
 ngx_http_remote_help_zone_list(void *backend, ngx_http_remote_help_op_t *op)
 {
-    return ngx_http_remote_help_store_list(backend, op->set, op->after,
-                                           op->top, op->pool, op->items,
-                                           &op->last, &op->more);
+    return ngx_http_remote_help_store_list(backend, op);
 }

@@ -800,7 +800,7 @@ test_render(void)
     next.len = strlen((char *) next.data);
 
     ngx_rh_buf_init(&b, NULL, 0);
-    rc = ngx_rh_render_list(&b, &ctx, &next, items, 2);
+    rc = ngx_rh_render_list(&b, &ctx, NULL, &next, items, 2);
     snprintf(expect, sizeof(expect), "%s",
              "{\"@odata.context\":\"http://h/beta/$metadata#S\","
              "\"@odata.nextLink\":\"http://h/beta/S?$skiptoken=x\","
@@ -810,7 +810,7 @@ test_render(void)
     ngx_rh_buf_free(&b);
 
     ngx_rh_buf_init(&b, NULL, 0);
-    rc = ngx_rh_render_list(&b, &ctx, NULL, items, 0);
+    rc = ngx_rh_render_list(&b, &ctx, NULL, NULL, items, 0);
     ok(rc == 0 && b.len == strlen("{\"@odata.context\":"
                                   "\"http://h/beta/$metadata#S\","
                                   "\"value\":[]}"),
