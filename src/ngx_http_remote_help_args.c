@@ -23,6 +23,8 @@
 #define NGX_HTTP_RH_ARG_COUNT      0x10
 
 
+static ngx_int_t ngx_http_remote_help_args_read(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_arg(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_uint_t arg, ngx_str_t *raw,
     ngx_str_t *value);
@@ -43,6 +45,18 @@ static const struct {
 
 ngx_int_t
 ngx_http_remote_help_args(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx, ngx_int_t *rc)
+{
+    *rc = ngx_http_remote_help_args_read(r, ctx);
+
+    /* an error response made (ctx->own), or none could be */
+
+    return (*rc == NGX_OK && !ctx->own) ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_remote_help_args_read(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx)
 {
     u_char                           *arg, *end, *next_arg, *eq, *p;

@@ -33,6 +33,7 @@ struct ngx_http_remote_help_write_s {
     ngx_http_remote_help_op_t     wr;
     ngx_str_t                     key;
     ngx_uint_t                    tries;
+    ngx_event_t                   again;        /* the pause before a try */
 };
 
 
@@ -43,6 +44,10 @@ static ngx_int_t ngx_http_remote_help_write_read(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_remote_help_write_done(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_remote_help_write_later(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx);
+static void ngx_http_remote_help_write_again(ngx_event_t *ev);
+static void ngx_http_remote_help_write_cleanup(void *data);
 static ngx_int_t ngx_http_remote_help_created(ngx_http_request_t *r,
     ngx_http_remote_help_ctx_t *ctx);
 static ngx_int_t ngx_http_remote_help_parse_body(ngx_http_request_t *r,
@@ -203,6 +208,7 @@ ngx_http_remote_help_body_handler(ngx_http_request_t *r)
     ctx->write = w;
     parser = &w->parser;
     w->tries = 0;
+    ngx_memzero(&w->again, sizeof(ngx_event_t));
 
     ngx_http_remote_help_allocator(r->pool, &w->afs);
 
@@ -398,7 +404,7 @@ ngx_http_remote_help_write_done(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_RH_CHANGED:
-        return ngx_http_remote_help_write(r, ctx);
+        return ngx_http_remote_help_write_later(r, ctx);
 
     case NGX_HTTP_RH_MISSING:
         return r->headers_in.if_match
@@ -433,6 +439,82 @@ ngx_http_remote_help_write_done(ngx_http_request_t *r,
     }
 
     return ngx_http_remote_help_created(r, ctx);
+}
+
+
+/*
+ * Another write of the object came first: tried again at once the first
+ * time, then after a random pause that doubles up to 32 ms, so that
+ * updates of one key racing through a network backend (each try a round
+ * trip) take turns instead of failing each other
+ */
+
+static ngx_int_t
+ngx_http_remote_help_write_later(ngx_http_request_t *r,
+    ngx_http_remote_help_ctx_t *ctx)
+{
+    ngx_msec_t                     delay;
+    ngx_http_cleanup_t            *cln;
+    ngx_http_remote_help_write_t  *w;
+
+    w = ctx->write;
+
+    if (w->tries < 2) {
+        return ngx_http_remote_help_write(r, ctx);
+    }
+
+    if (w->again.data == NULL) {
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cln->handler = ngx_http_remote_help_write_cleanup;
+        cln->data = w;
+
+        w->again.handler = ngx_http_remote_help_write_again;
+        w->again.data = r;
+        w->again.log = r->connection->log;
+    }
+
+    delay = 1 + (ngx_msec_t) ngx_random() % ((ngx_msec_t) 1
+                                            << ngx_min(w->tries, 5));
+
+    ngx_add_timer(&w->again, delay);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_remote_help_write_again(ngx_event_t *ev)
+{
+    ngx_int_t                    rc;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_remote_help_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_remote_help_module);
+
+    rc = ngx_http_remote_help_write(r, ctx);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_remote_help_write_cleanup(void *data)
+{
+    ngx_http_remote_help_write_t *w = data;
+
+    if (w->again.timer_set) {
+        ngx_del_timer(&w->again);
+    }
 }
 
 
@@ -563,9 +645,7 @@ ngx_http_remote_help_item(ngx_http_request_t *r,
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
 
     if (r->method != NGX_HTTP_DELETE) {
-        rc = ngx_http_remote_help_args(r, ctx);
-
-        if (rc != NGX_OK) {
+        if (ngx_http_remote_help_args(r, ctx, &rc) != NGX_OK) {
             return rc;
         }
 

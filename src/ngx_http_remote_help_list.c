@@ -41,9 +41,7 @@ ngx_http_remote_help_list(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
-    rc = ngx_http_remote_help_args(r, ctx);
-
-    if (rc != NGX_OK) {
+    if (ngx_http_remote_help_args(r, ctx, &rc) != NGX_OK) {
         return rc;
     }
 

@@ -355,4 +355,6 @@ SKIP: {
 }
 
 $t->stop();
+unlike($t->read_file('error.log'), qr/\[alert\]|\[crit\]|exited on signal/,
+    'no alert (one response per request), no worker lost');
 done_testing();
