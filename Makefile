@@ -108,7 +108,7 @@ $(DEFER_BUILD)/Makefile: config
 $(DEFER_MODULE): $(DEFER_BUILD)/Makefile $(SRC)
 	$(MAKE) -f $(DEFER_BUILD)/Makefile -C $(NGINX_SRC) modules
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRC) $(wildcard src/*.h)
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/unit
 	$(CC) -g -O1 -Wall -Wextra -Werror -Isrc -o $@ $< $(PURE_SRC) -lyajl
 

@@ -239,6 +239,21 @@ ngx_rh_done(ngx_rh_buf_t *b, yajl_gen g, yajl_gen_status st)
 }
 
 
+/* an object's start: {"@odata.type":"T" */
+
+static unsigned char *
+ngx_rh_put_type(unsigned char *p, const ngx_rh_set_t *set)
+{
+    memcpy(p, "{\"@odata.type\":\"", sizeof("{\"@odata.type\":\"") - 1);
+    p += sizeof("{\"@odata.type\":\"") - 1;
+    memcpy(p, set->odata_type, set->odata_type_len);
+    p += set->odata_type_len;
+    *p++ = '"';
+
+    return p;
+}
+
+
 int
 ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
     const ngx_rh_field_t *fields, uint32_t *spans)
@@ -276,13 +291,7 @@ ngx_rh_render_object(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
         return -1;
     }
 
-    p = b->data + b->len;
-
-    memcpy(p, "{\"@odata.type\":\"", sizeof("{\"@odata.type\":\"") - 1);
-    p += sizeof("{\"@odata.type\":\"") - 1;
-    memcpy(p, set->odata_type, set->odata_type_len);
-    p += set->odata_type_len;
-    *p++ = '"';
+    p = ngx_rh_put_type(b->data + b->len, set);
 
     for (i = 0; i < set->nprops; i++) {
         f = &fields[i];
@@ -352,13 +361,7 @@ ngx_rh_render_select(ngx_rh_buf_t *b, const ngx_rh_set_t *set,
         return -1;
     }
 
-    p = b->data + b->len;
-
-    memcpy(p, "{\"@odata.type\":\"", sizeof("{\"@odata.type\":\"") - 1);
-    p += sizeof("{\"@odata.type\":\"") - 1;
-    memcpy(p, set->odata_type, set->odata_type_len);
-    p += set->odata_type_len;
-    *p++ = '"';
+    p = ngx_rh_put_type(b->data + b->len, set);
 
     for (i = 0; i < set->nprops; i++) {
         if (!(mask & (1u << i))) {

@@ -87,8 +87,8 @@ static int ngx_rh_filter_syntax(ngx_rh_filter_t *f, size_t pos);
 static void ngx_rh_filter_next(ngx_rh_filter_t *f, ngx_rh_token_t *t);
 static int ngx_rh_filter_peek(ngx_rh_filter_t *f, ngx_rh_token_t *t);
 static int ngx_rh_filter_node(ngx_rh_filter_t *f, unsigned type);
-static int ngx_rh_filter_or(ngx_rh_filter_t *f, unsigned depth);
-static int ngx_rh_filter_and(ngx_rh_filter_t *f, unsigned depth);
+static int ngx_rh_filter_binary(ngx_rh_filter_t *f, unsigned depth,
+    int and_level);
 static int ngx_rh_filter_unary(ngx_rh_filter_t *f, unsigned depth);
 static int ngx_rh_filter_startswith(ngx_rh_filter_t *f);
 static int ngx_rh_filter_compare(ngx_rh_filter_t *f, ngx_rh_token_t *name);
@@ -201,7 +201,7 @@ ngx_rh_filter_parse(ngx_rh_filter_t *f, const ngx_rh_set_t *set,
         return NGX_RH_NOMEM;
     }
 
-    root = ngx_rh_filter_or(f, 0);
+    root = ngx_rh_filter_binary(f, 0, 0);
 
     if (root < 0) {
         return NGX_RH_INVALID;
@@ -381,63 +381,36 @@ ngx_rh_instant(const unsigned char *s, size_t len, long long *ms,
 }
 
 
-/* expressions: or of ands of unaries, as OData's precedence has it */
+/*
+ * expressions: or of ands of unaries, as OData's precedence has it;
+ * and_level 0 reads operands joined by "or", 1 by "and"
+ */
 
 static int
-ngx_rh_filter_or(ngx_rh_filter_t *f, unsigned depth)
+ngx_rh_filter_binary(ngx_rh_filter_t *f, unsigned depth, int and_level)
 {
     int             left, right, n;
     ngx_rh_token_t  t;
 
-    left = ngx_rh_filter_and(f, depth);
+    left = and_level ? ngx_rh_filter_unary(f, depth)
+                     : ngx_rh_filter_binary(f, depth, 1);
 
     while (left >= 0) {
-        if (!ngx_rh_filter_peek(f, &t) || !ngx_rh_word_is(&t, "or")) {
+        if (!ngx_rh_filter_peek(f, &t)
+            || !ngx_rh_word_is(&t, and_level ? "and" : "or"))
+        {
             break;
         }
 
         ngx_rh_filter_next(f, &t);
 
-        right = ngx_rh_filter_and(f, depth);
+        right = and_level ? ngx_rh_filter_unary(f, depth)
+                          : ngx_rh_filter_binary(f, depth, 1);
         if (right < 0) {
             return -1;
         }
 
-        n = ngx_rh_filter_node(f, NGX_RH_F_OR);
-        if (n < 0) {
-            return -1;
-        }
-
-        f->nodes[n].left = (unsigned short) left;
-        f->nodes[n].right = (unsigned short) right;
-        left = n;
-    }
-
-    return left;
-}
-
-
-static int
-ngx_rh_filter_and(ngx_rh_filter_t *f, unsigned depth)
-{
-    int             left, right, n;
-    ngx_rh_token_t  t;
-
-    left = ngx_rh_filter_unary(f, depth);
-
-    while (left >= 0) {
-        if (!ngx_rh_filter_peek(f, &t) || !ngx_rh_word_is(&t, "and")) {
-            break;
-        }
-
-        ngx_rh_filter_next(f, &t);
-
-        right = ngx_rh_filter_unary(f, depth);
-        if (right < 0) {
-            return -1;
-        }
-
-        n = ngx_rh_filter_node(f, NGX_RH_F_AND);
+        n = ngx_rh_filter_node(f, and_level ? NGX_RH_F_AND : NGX_RH_F_OR);
         if (n < 0) {
             return -1;
         }
@@ -469,7 +442,7 @@ ngx_rh_filter_unary(ngx_rh_filter_t *f, unsigned depth)
     switch (t.type) {
 
     case NGX_RH_T_LPAREN:
-        e = ngx_rh_filter_or(f, depth + 1);
+        e = ngx_rh_filter_binary(f, depth + 1, 0);
         if (e < 0) {
             return -1;
         }

@@ -11,35 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
+
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_parse.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_query.h"
-
-
-static int  tests, failures;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    tests++;
-
-    if (!cond) {
-        failures++;
-        printf("not ");
-    }
-
-    printf("ok %d - ", tests);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-}
 
 
 #define ACCESS     (&ngx_rh_sets[1])
@@ -424,9 +401,59 @@ test_filter(void)
 }
 
 
+static void
+test_render(void)
+{
+    object_t       o;
+    ngx_rh_buf_t   b;
+    long long      count;
+    ngx_rh_str_t   ctx, items[1];
+
+    object(&o, "k\"1", "viewScreen", NULL, NULL);
+
+    ngx_rh_buf_init(&b, NULL, 0);
+    ok(ngx_rh_render_select(&b, RETRIEVE, o.buf.data, o.spans,
+                            (1u << 6) | (1u << 0) | (1u << 5)) == 0
+       && b.len == strlen("{\"@odata.type\":\"#microsoft.graph."
+                          "retrieveRemoteHelpSessionResponse\","
+                          "\"sessionKey\":\"k\\\"1\","
+                          "\"sessionType\":\"viewScreen\","
+                          "\"deviceName\":null}")
+       && memcmp(b.data, "{\"@odata.type\":\"#microsoft.graph."
+                 "retrieveRemoteHelpSessionResponse\","
+                 "\"sessionKey\":\"k\\\"1\","
+                 "\"sessionType\":\"viewScreen\","
+                 "\"deviceName\":null}", b.len) == 0,
+       "render_select: the type, then the properties in the table's order "
+       "(%.*s)", (int) b.len, b.data);
+
+    items[0].data = b.data;
+    items[0].len = b.len;
+    ctx.data = (const unsigned char *) "c";
+    ctx.len = 1;
+    count = 12;
+
+    {
+        ngx_rh_buf_t  l;
+
+        ngx_rh_buf_init(&l, NULL, 0);
+        ok(ngx_rh_render_list(&l, &ctx, &count, NULL, items, 1) == 0
+           && l.len > 40
+           && memcmp(l.data, "{\"@odata.context\":\"c\","
+                     "\"@odata.count\":12,\"value\":[{", 40) == 0,
+           "render_list: @odata.count after the context, before value");
+        ngx_rh_buf_free(&l);
+    }
+
+    ngx_rh_buf_free(&b);
+    ngx_rh_buf_free(&o.buf);
+}
+
+
 int
 main(void)
 {
+    test_render();
     test_select();
     test_filter();
 

@@ -11,35 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
+
 #include "ngx_http_remote_help_schema.h"
 #include "ngx_http_remote_help_parse.h"
 #include "ngx_http_remote_help_json.h"
 #include "ngx_http_remote_help_token.h"
-
-
-static int  tests, failures;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    tests++;
-
-    if (!cond) {
-        failures++;
-        printf("not ");
-    }
-
-    printf("ok %d - ", tests);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-}
 
 
 #define EXTEND     (&ngx_rh_sets[0])
