@@ -8,6 +8,8 @@
 # median of the per-round ratios.
 #
 #   bench/bench.sh [--rounds N] [--duration S] [--workloads "get post ..."]
+#                  (also listfilter, listrare, listselect: a listing page
+#                  with query options, next to list)
 #                  [--keys N] [--scale N] [--fill] [--no-peer] [--no-state]
 #                  [--no-life] [--no-jwt] [--no-fleet] [--sweep N]
 #
@@ -47,7 +49,7 @@ RUN=$ROOT/build/bench
 WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
 
 DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
-WORKLOADS="get patch post mixed list" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0 JWT=1
+WORKLOADS="get patch post mixed list listfilter listrare listselect" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0 JWT=1
 FLEET=1
 ZONE_SIZE=1024m
 
@@ -211,6 +213,14 @@ CREATED=$(curl -s -H "$H" -H 'Content-Type: application/json' \
 render "$ROOT/bench/ceiling.conf.tmpl" ceiling
 curl -s -H "$H" "$(url module)/beta/RemoteHelpSessionRetrieveResponse?\$top=100" \
     > "$RUN/ceiling/list.json"
+# the listings with query options (the wrk script's listfilter, listrare
+# and listselect), each page's bytes as the module sends them
+for q in "listfilter&\$filter=startswith(sessionKey,%27bench-k%27)%20and%20deviceName%20ne%20null" \
+         "listrare&\$filter=sessionKey%20eq%20%27bench-k7%27" \
+         "listselect&\$select=sessionKey,deviceName"; do
+    curl -s -H "$H" "$(url module)/beta/RemoteHelpSessionRetrieveResponse?\$top=100&${q#*&}" \
+        > "$RUN/ceiling/${q%%&*}.json"
+done
 start ceiling
 
 TARGETS=(module ceiling)
@@ -271,7 +281,7 @@ for wl in $WORKLOADS; do
 
     for ((r = 1; r <= ROUNDS; r++)); do
         for t in "${TARGETS[@]}"; do
-            [[ $wl == list && $t == lua ]] && continue   # the peer has no listing
+            [[ $wl == list* && $t == lua ]] && continue   # the peer has no listing
             [[ ($t == state || $t == sync) && ! $wl =~ ^(post|patch|mixed)$ ]] \
                 && continue
             if [[ $wl == post && $t != ceiling ]]; then

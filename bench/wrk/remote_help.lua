@@ -10,6 +10,11 @@
 --                  reference page's example
 --           mixed  80 % get, 15 % patch, 5 % post
 --           list   GET PREFIX/RemoteHelpSessionRetrieveResponse?$top=100
+--           listfilter  the same page with a $filter every object
+--                  matches (startswith() and ne null: each evaluated)
+--           listrare    a $filter one object in NKEYS matches: each page
+--                  examines its bound, 1000 objects
+--           listselect  the same page with $select of two properties
 --           load   POST bench-k1..bench-kNKEYS (thread t takes every t-th
 --                  key), sweeping again until the run ends; fills a server
 --                  for the others (set WRK_THREADS to wrk's -t)
@@ -46,7 +51,7 @@ end
 
 local fmt, random = string.format, math.random
 local workload, nkeys, runid, prefix, token, host
-local get_req, patch_req, list_req
+local get_req, patch_req, list_req, list_reqs
 local post_head, post_mid
 local counter, next_load = 0, 0
 local stride = 2
@@ -124,8 +129,19 @@ function init(args)
         next_token = ((tid or 1) * 7919) % ntokens
     end
 
-    list_req = "GET " .. base .. "?$top=100 HTTP/1.1\r\nHost: " .. host
-               .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
+    list_reqs = {}
+    for name, q in pairs({
+        list = "",
+        listfilter = "&$filter=startswith(sessionKey,%27bench-k%27)"
+                     .. "%20and%20deviceName%20ne%20null",
+        listrare = "&$filter=sessionKey%20eq%20%27bench-k7%27",
+        listselect = "&$select=sessionKey,deviceName" }) do
+        list_reqs[name] = "GET " .. base .. "?$top=100" .. q
+                          .. " HTTP/1.1\r\nHost: " .. host
+                          .. "\r\nAuthorization: Bearer " .. token
+                          .. "\r\n\r\n"
+    end
+    list_req = list_reqs[workload] or list_reqs.list
 
     post_head = "POST " .. base .. " HTTP/1.1\r\n" .. hdrs .. "Content-Length: "
     -- no @odata.type: the Lua peer expects another name for this type
@@ -196,7 +212,8 @@ end
 
 function request()
     local gen = ({ get = get, patch = patch, post = post, mixed = mixed,
-                   list = list, load = load })[workload]
+                   list = list, listfilter = list, listrare = list,
+                   listselect = list, load = load })[workload]
     if not gen then error("unknown workload " .. tostring(workload)) end
     request = gen
     return request()
