@@ -11,6 +11,8 @@
 #                   backend does); "make test" runs them too
 #   make bench      wrk: the module against nginx's own "return" (and the
 #                   Lua peer when ../shared/peers is there); BENCH_FLAGS
+#   make deb        build/libnginx-mod-http-remote-help_VERSION_ARCH.deb,
+#                   built as Debian builds its nginx modules (debian/)
 #
 # Missing Debian packages are installed with apt-get first.
 
@@ -31,6 +33,7 @@ TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl gdb wrk \
                  redis-server libnginx-mod-nchan nghttp2-client
 VALGRIND_PACKAGES := valgrind
 BENCH_PACKAGES := wrk curl
+DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian
 PEER_DIR    := $(wildcard $(CURDIR)/../shared/peers/lua)
 PEER_PACKAGES := libnginx-mod-http-lua lua-cjson lua-resty-core \
                  lua-resty-lrucache
@@ -55,7 +58,7 @@ FUZZ_TEST_TIME ?= 30
 PROVE_FLAGS ?=
 
 .PHONY: all deps test-deps js-deps run test unit fuzz test-valgrind \
-        test-defer test-redis bench clean
+        test-defer test-redis bench deb clean
 
 all: $(MODULE)
 
@@ -205,6 +208,24 @@ bench: $(MODULE)
 	@$(MAKE) --no-print-directory deps \
 	    EXTRA_PACKAGES="$(BENCH_PACKAGES) $(if $(PEER_DIR),$(PEER_PACKAGES))"
 	bench/bench.sh $(BENCH_FLAGS)
+
+# the package: debian/ over a copy of the sources in build/deb/src
+# (dpkg-buildpackage writes next to the tree it builds), then lintian
+DEB_NAME    := libnginx-mod-http-remote-help
+DEB_FILES   := config src docs debian README.md LICENSE Makefile
+deb:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEB_PACKAGES)"
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	cp -r $(DEB_FILES) $(BUILD)/deb/src/
+	cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc \
+	    > $(BUILD)/deb/build.log 2>&1 \
+	    || { tail -30 $(BUILD)/deb/build.log; exit 1; }
+	@version=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	arch=$$(dpkg --print-architecture); \
+	deb=$(DEB_NAME)_$${version}_$${arch}.deb; \
+	mv $(BUILD)/deb/$$deb $(BUILD)/ && echo "built $(BUILD)/$$deb" && \
+	lintian --tag-display-limit 0 $(BUILD)/$$deb | tee $(BUILD)/deb/lintian.log; \
+	! grep -q '^E:' $(BUILD)/deb/lintian.log
 
 clean:
 	rm -rf $(BUILD)
