@@ -215,7 +215,7 @@ DEB_NAME    := libnginx-mod-http-remote-help
 DEB_FILES   := config src docs debian README.md LICENSE Makefile
 deb:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEB_PACKAGES)"
-	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	@rm -rf $(BUILD)/deb $(BUILD)/$(DEB_NAME)_*.deb && mkdir -p $(BUILD)/deb/src
 	cp -r $(DEB_FILES) $(BUILD)/deb/src/
 	cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc \
 	    > $(BUILD)/deb/build.log 2>&1 \
