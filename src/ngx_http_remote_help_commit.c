@@ -45,6 +45,7 @@ typedef struct {
     size_t                        len;
     size_t                        size;
     ngx_http_remote_help_op_t   **waiters;      /* NULL: its request went */
+    ngx_http_remote_help_undo_t **undos;        /* each waiter's, or NULL */
     ngx_uint_t                    nwaiters;
     ngx_uint_t                    nalloc;
     ngx_http_remote_help_op_t   **answering;    /* a written batch's, while
@@ -90,13 +91,14 @@ static void ngx_http_remote_help_commit_synced(ngx_event_t *ev);
 ngx_int_t
 ngx_http_remote_help_commit_queue(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_encoded_t *rec, uint64_t seq,
-    ngx_http_remote_help_op_t *op)
+    ngx_http_remote_help_op_t *op, ngx_http_remote_help_undo_t *undo)
 {
     int                             i;
     size_t                          size;
     u_char                         *p;
     ngx_uint_t                      n;
     ngx_http_remote_help_op_t     **w;
+    ngx_http_remote_help_undo_t   **u;
     ngx_http_remote_help_commit_t  *c;
 
     c = ngx_http_remote_help_commit_get(zone);
@@ -131,13 +133,24 @@ ngx_http_remote_help_commit_queue(ngx_http_remote_help_zone_t *zone,
             return NGX_DECLINED;
         }
 
+        u = ngx_alloc(n * sizeof(ngx_http_remote_help_undo_t *),
+                      ngx_cycle->log);
+        if (u == NULL) {
+            ngx_free(w);
+            return NGX_DECLINED;
+        }
+
         if (c->waiters) {
             ngx_memcpy(w, c->waiters,
                        c->nwaiters * sizeof(ngx_http_remote_help_op_t *));
+            ngx_memcpy(u, c->undos,
+                       c->nwaiters * sizeof(ngx_http_remote_help_undo_t *));
             ngx_free(c->waiters);
+            ngx_free(c->undos);
         }
 
         c->waiters = w;
+        c->undos = u;
         c->nalloc = n;
     }
 
@@ -152,6 +165,7 @@ ngx_http_remote_help_commit_queue(ngx_http_remote_help_zone_t *zone,
     }
 
     c->len += rec->size;
+    c->undos[c->nwaiters] = undo;
     c->waiters[c->nwaiters++] = op;
 
     if (!c->event.posted) {
@@ -339,6 +353,7 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
     ngx_fd_t                        fds[2], *sync;
     struct iovec                    iov;
     ngx_http_remote_help_op_t     **w;
+    ngx_http_remote_help_undo_t   **u;
     ngx_http_remote_help_commit_t  *c;
 
     c = ev->data;
@@ -368,9 +383,11 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
      */
 
     w = c->waiters;
+    u = c->undos;
     n = c->nwaiters;
 
     c->waiters = NULL;
+    c->undos = NULL;
     c->nwaiters = 0;
     c->nalloc = 0;
     c->len = 0;
@@ -378,6 +395,21 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
     for (i = 0; i < n; i++) {
         ngx_http_remote_help_store_finished(c->zone);
     }
+
+    if (rc == NGX_OK) {
+        /* in the file: nothing will be undone */
+
+        for (i = 0; i < n; i++) {
+            if (u[i]) {
+                ngx_free(u[i]);
+            }
+        }
+
+    } else {
+        rc = ngx_http_remote_help_commit_undo(c->zone, u, n);
+    }
+
+    ngx_free(u);
 
 #if (NGX_THREADS)
     if (sync && rc == NGX_OK) {
@@ -398,7 +430,7 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
         for (i = 0; i < 2; i++) {
             if (c->next[i] != NGX_INVALID_FILE) {
                 if (fdatasync(c->next[i]) == -1) {
-                    rc = NGX_ERROR;
+                    rc = NGX_HTTP_RH_NOSTATE;
                 }
 
                 (void) close(c->next[i]);
@@ -412,7 +444,36 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
 }
 
 
-/* the ops of w answered, as rc says; w is freed */
+ngx_int_t
+ngx_http_remote_help_commit_undo(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_undo_t **undo, ngx_uint_t n)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  i;
+
+    rc = NGX_HTTP_RH_UNWRITTEN;
+
+    for (i = n; i > 0; i--) {
+        if (undo[i - 1] == NULL) {
+            /* no memory to copy what it replaced: it stays */
+            rc = NGX_HTTP_RH_NOSTATE;
+            continue;
+        }
+
+        if (ngx_http_remote_help_store_undo(zone, undo[i - 1]) != NGX_OK) {
+            rc = NGX_HTTP_RH_NOSTATE;
+        }
+    }
+
+    if (rc == NGX_HTTP_RH_NOSTATE) {
+        ngx_http_remote_help_state_break(zone);
+    }
+
+    return rc;
+}
+
+
+/* the ops of w answered with rc (NGX_OK or a failure); w is freed */
 
 static void
 ngx_http_remote_help_commit_answer(ngx_http_remote_help_commit_t *c,
@@ -433,7 +494,7 @@ ngx_http_remote_help_commit_answer(ngx_http_remote_help_commit_t *c,
 
         w[i] = NULL;
 
-        op->rc = (rc == NGX_OK) ? NGX_OK : NGX_HTTP_RH_NOSTATE;
+        op->rc = rc;
         op->done(op);
     }
 
@@ -586,7 +647,10 @@ ngx_http_remote_help_commit_synced(ngx_event_t *ev)
         ngx_http_remote_help_commit_sync_start(c);
     }
 
-    ngx_http_remote_help_commit_answer(c, w, n, err ? NGX_ERROR : NGX_OK);
+    /* a record written but perhaps not on disk: the zone keeps it */
+
+    ngx_http_remote_help_commit_answer(c, w, n,
+                                       err ? NGX_HTTP_RH_NOSTATE : NGX_OK);
 }
 
 #endif

@@ -25,7 +25,16 @@
  */
 ngx_int_t ngx_http_remote_help_commit_queue(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_encoded_t *rec, uint64_t seq,
-    ngx_http_remote_help_op_t *op);
+    ngx_http_remote_help_op_t *op, ngx_http_remote_help_undo_t *undo);
+
+/*
+ * Writes whose records could not be written put back, the newest first
+ * (the undos freed): NGX_HTTP_RH_UNWRITTEN, nothing changed; or, when
+ * one cannot be, NGX_HTTP_RH_NOSTATE: the zone holds a change its file
+ * does not, and takes no writes until nginx is restarted
+ */
+ngx_int_t ngx_http_remote_help_commit_undo(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_undo_t **undo, ngx_uint_t n);
 
 /* state_sync=on: the thread pool its fdatasync() runs in, at configuration */
 ngx_int_t ngx_http_remote_help_commit_conf(ngx_conf_t *cf);

@@ -817,6 +817,15 @@ ngx_http_remote_help_failed(ngx_http_request_t *r,
                                &rlcf->shm_zone->shm.name);
     }
 
+    if (rc == NGX_HTTP_RH_UNWRITTEN) {
+        return ngx_http_remote_help_error(r, ctx,
+                               NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "The state file of remote_help_zone \"%V\" "
+                               "could not be written (is its disk full?); "
+                               "nothing was changed.",
+                               &rlcf->shm_zone->shm.name);
+    }
+
     if (rc != NGX_HTTP_RH_UNAVAILABLE && rc != NGX_HTTP_RH_RETIRED) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

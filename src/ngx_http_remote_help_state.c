@@ -434,16 +434,29 @@ ngx_http_remote_help_state_write_records(ngx_http_remote_help_zone_t *zone,
     if (ngx_http_remote_help_state_write(st->fd, iov, niov, size)
         != NGX_OK)
     {
-        /* the zone holds a change the file does not: no more writes */
+        /*
+         * What it wrote of them is cut off below, so that the file ends
+         * with its last whole record, and the writes are undone (commit.c):
+         * the next writes try again, and when the disk takes them (space
+         * freed) the zone goes on without a restart
+         */
 
         err = ngx_errno;
-        ssh->broken = 1;
         failed = 1;
 
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, err,
-                      "writev() to state file \"%s\" failed, "
-                      "remote_help_zone \"%V\" takes no writes until "
-                      "nginx is restarted", st->path.data, &zone->name);
+                      "writev() to state file \"%s\" failed, the writes "
+                      "of remote_help_zone \"%V\" it held are undone",
+                      st->path.data, &zone->name);
+
+        if (ssh->compactor && !ssh->abort) {
+            /* its walk of the zone may have copied a write undone now */
+
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                          "compaction of \"%s\" abandoned", st->path.data);
+            ssh->abort = 1;
+        }
+
         goto done;
     }
 
@@ -1153,6 +1166,18 @@ ngx_http_remote_help_state_close(ngx_http_remote_help_zone_t *zone,
     }
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_remote_help_state_break(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "remote_help_zone \"%V\" holds a write its state file "
+                  "does not: it takes no writes until nginx is restarted",
+                  &zone->name);
+
+    ngx_http_rh_state_sh(zone->sh)->broken = 1;
 }
 
 

@@ -113,6 +113,8 @@ ngx_int_t ngx_http_remote_help_state_write_records(
 ngx_int_t ngx_http_remote_help_state_header(ngx_fd_t fd);
 
 /* the file failed: the zone takes no more writes */
+/* the zone holds a change its file does not: no more writes */
+void ngx_http_remote_help_state_break(ngx_http_remote_help_zone_t *zone);
 ngx_uint_t ngx_http_remote_help_state_broken(
     ngx_http_remote_help_zone_t *zone);
 void ngx_http_remote_help_state_figures(ngx_http_remote_help_zone_t *zone,

@@ -472,7 +472,7 @@ ngx_http_remote_help_state_apply(ngx_http_remote_help_zone_t *zone,
     if (rec.op == NGX_HTTP_RH_OP_DELETE) {
 
         rc = ngx_http_remote_help_store_delete(zone, rec.set, &key, seq, 0,
-                                               0, &written);
+                                               0, &written, NULL);
 
         if (rc != NGX_OK && rc != NGX_HTTP_RH_MISSING) {
             ngx_free(name.data);

@@ -34,6 +34,8 @@
 #define NGX_HTTP_RH_RETIRED       NGX_BUSY       /* 503, zone resized */
 #define NGX_HTTP_RH_NOSTATE       (-100)         /* 500, state file */
 #define NGX_HTTP_RH_UNAVAILABLE   (-102)         /* 503, backend down */
+#define NGX_HTTP_RH_UNWRITTEN     (-103)         /* 500, state file, the
+                                                    write undone */
 
 /* put's op->seq: create */
 #define NGX_HTTP_RH_CREATE        0

@@ -66,7 +66,10 @@ static int ngx_libc_cdecl ngx_http_remote_help_created_cmp(const void *one,
     const void *two);
 static ngx_int_t ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
-    ngx_atomic_t *changes, ngx_atomic_uint_t seen);
+    ngx_atomic_t *changes, ngx_atomic_uint_t seen,
+    ngx_http_remote_help_undo_t **undo);
+static ngx_http_remote_help_undo_t *ngx_http_remote_help_undo_copy_locked(
+    ngx_uint_t set, ngx_str_t *key, ngx_http_remote_help_node_t *n);
 static ngx_int_t ngx_http_remote_help_write_lock(
     ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_write_unlock(
@@ -551,7 +554,7 @@ ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
 
     if (has) {
         (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0, 0,
-                                                 &written);
+                                                 &written, NULL);
     }
 }
 
@@ -609,7 +612,16 @@ ngx_int_t
 ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold)
 {
-    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0);
+    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0, NULL);
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_put_undo(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
+    ngx_http_remote_help_undo_t **undo)
+{
+    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0, undo);
 }
 
 
@@ -618,14 +630,184 @@ ngx_http_remote_help_store_put_guarded(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_atomic_t *changes,
     ngx_atomic_uint_t seen)
 {
-    return ngx_http_remote_help_put(zone, rec, 0, changes, seen);
+    return ngx_http_remote_help_put(zone, rec, 0, changes, seen, NULL);
+}
+
+
+/*
+ * The old version n (NULL: none) copied out for an undo of the write
+ * that replaces it; NULL: no memory (the write goes on without one)
+ */
+
+static ngx_http_remote_help_undo_t *
+ngx_http_remote_help_undo_copy_locked(ngx_uint_t set, ngx_str_t *key,
+    ngx_http_remote_help_node_t *n)
+{
+    size_t                        payload;
+    ngx_http_remote_help_life_t  *l;
+    ngx_http_remote_help_undo_t  *u;
+
+    payload = n ? ngx_http_rh_payload(n) : key->len;
+
+    u = ngx_alloc(offsetof(ngx_http_remote_help_undo_t, payload) + payload,
+                  ngx_cycle->log);
+    if (u == NULL) {
+        return NULL;
+    }
+
+    u->set = set;
+    u->seq = 0;
+    u->deleted = 0;
+    u->written = 0;
+    u->until = 0;
+
+    if (n == NULL) {
+        u->old_seq = 0;
+        u->place = 0;
+        u->nprops = 0;
+        u->key_len = (uint32_t) key->len;
+        u->json_len = 0;
+        u->key = u->payload;
+        ngx_memcpy(u->key, key->data, key->len);
+
+        return u;
+    }
+
+    u->old_seq = n->seq;
+    u->place = n->node.key;
+    u->nprops = n->nprops;
+    u->key_len = n->key_len;
+    u->json_len = n->json_len;
+    u->key = u->payload + 8 * n->nprops;
+
+    if (n->flags & NGX_HTTP_RH_LIFE) {
+        l = ngx_http_rh_life(n);
+        u->written = l->written;
+        u->until = l->until;
+    }
+
+    ngx_memcpy(u->payload, n->data, payload);
+
+    return u;
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_undo(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_undo_t *undo)
+{
+    size_t                         size;
+    uint32_t                       hash;
+    ngx_int_t                      rc;
+    ngx_str_t                      key;
+    ngx_uint_t                     life;
+    ngx_rbtree_key_t               death;
+    ngx_http_remote_help_sh_t     *sh;
+    ngx_http_remote_help_life_t   *l;
+    ngx_http_remote_help_node_t   *cur, *n;
+
+    sh = zone->sh;
+    key.data = undo->key;
+    key.len = undo->key_len;
+    hash = ngx_murmur_hash2(key.data, key.len);
+    life = (zone->timeout || zone->expire);
+
+    rc = ngx_http_remote_help_write_lock(zone);
+
+    if (rc != NGX_OK) {
+        ngx_free(undo);
+        return NGX_ERROR;
+    }
+
+    cur = ngx_http_remote_help_lookup_locked(zone, undo->set, hash, &key);
+
+    rc = NGX_OK;
+
+    if (undo->deleted ? (cur != NULL) : (cur == NULL || cur->seq != undo->seq))
+    {
+        /*
+         * A later write, of another worker, was made over this one: it
+         * is not known whether that one will be in the file, and if it
+         * is not, its undo would put back this write's version
+         */
+        rc = NGX_DECLINED;
+        goto done;
+    }
+
+    if (undo->old_seq == 0) {
+        /* an object created: taken out again */
+        ngx_http_remote_help_remove_locked(zone, cur);
+        goto done;
+    }
+
+    /* the old version, in a chunk of its own, at its place */
+
+    size = offsetof(ngx_http_remote_help_node_t, data) + 8 * undo->nprops
+           + undo->key_len + undo->json_len
+           + (life ? sizeof(ngx_http_remote_help_life_t) : 0);
+
+    n = ngx_http_remote_help_alloc_locked(zone, size, life);
+
+    if (n == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    death = life ? ngx_http_remote_help_store_death(zone, undo->written,
+                                                    undo->until)
+                 : NGX_HTTP_RH_NEVER;
+
+    n->seq = undo->old_seq;
+    n->node.key = undo->place;
+    n->hash = hash;
+    n->key_len = undo->key_len;
+    n->json_len = undo->json_len;
+    n->set = (u_char) undo->set;
+    n->nprops = (u_char) undo->nprops;
+    n->death = death;
+
+    ngx_memcpy(n->data, undo->payload,
+               8 * undo->nprops + undo->key_len + undo->json_len);
+
+    if (life) {
+        l = ngx_http_rh_life(n);
+        l->written = undo->written;
+        l->until = undo->until;
+    }
+
+    if (cur) {
+        sh->bytes -= ngx_http_rh_payload(cur);
+        ngx_http_remote_help_replace_locked(zone, cur, n);
+        ngx_http_remote_help_order_replace_locked(&sh->order[undo->set],
+                                                  &cur->node, &n->node);
+        ngx_http_remote_help_expiry_update_locked(sh, cur, n);
+        ngx_http_remote_help_free_locked(zone, cur);
+
+    } else {
+        ngx_http_remote_help_link_locked(zone, n);
+        ngx_http_remote_help_order_insert_locked(&sh->order[undo->set],
+                                                 &n->node);
+        sh->objects[undo->set]++;
+        ngx_http_remote_help_expiry_update_locked(sh, NULL, n);
+    }
+
+    sh->bytes += ngx_http_rh_payload(n);
+
+done:
+
+    ngx_http_remote_help_write_unlock(zone, 0);
+
+    ngx_free(undo);
+
+    return rc;
 }
 
 
 static ngx_int_t
 ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
-    ngx_atomic_t *changes, ngx_atomic_uint_t seen)
+    ngx_atomic_t *changes, ngx_atomic_uint_t seen,
+    ngx_http_remote_help_undo_t **undo)
 {
     size_t                         size;
     int64_t                        now;
@@ -701,6 +883,10 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_CHANGED;
     }
 
+    if (undo) {
+        *undo = ngx_http_remote_help_undo_copy_locked(set, key, old);
+    }
+
     if (old && size <= ngx_http_remote_help_capacity(zone, old)
         && ngx_http_rh_size(old) <= sh->heap.block
         && (old->flags & NGX_HTTP_RH_LIFE) == (life ? NGX_HTTP_RH_LIFE : 0))
@@ -742,6 +928,12 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
 
         if (n == NULL) {
             ngx_http_remote_help_wunlock(&sh->lock);
+
+            if (undo && *undo) {
+                ngx_free(*undo);
+                *undo = NULL;
+            }
+
             return NGX_HTTP_RH_NOSPACE;
         }
     }
@@ -802,6 +994,10 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
 
     sh->bytes += ngx_http_rh_payload(n);
     rec->seq = n->seq;
+
+    if (undo && *undo) {
+        (*undo)->seq = n->seq;
+    }
 
     ngx_http_remote_help_write_unlock(zone, hold);
 
@@ -1041,7 +1237,7 @@ ngx_http_remote_help_store_expire(ngx_http_remote_help_zone_t *zone,
 ngx_int_t
 ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, uint64_t seq, uint64_t version,
-    ngx_uint_t hold, uint64_t *written)
+    ngx_uint_t hold, uint64_t *written, ngx_http_remote_help_undo_t **undo)
 {
     uint32_t                       hash;
     ngx_int_t                      rc;
@@ -1076,11 +1272,20 @@ ngx_http_remote_help_store_delete(ngx_http_remote_help_zone_t *zone,
         return NGX_HTTP_RH_CHANGED;
     }
 
+    if (undo) {
+        *undo = ngx_http_remote_help_undo_copy_locked(set, key, n);
+    }
+
     ngx_http_remote_help_remove_locked(zone, n);
 
     /* the deletion's own sequence number, taken under the lock */
 
     *written = ++sh->seq;
+
+    if (undo && *undo) {
+        (*undo)->seq = *written;
+        (*undo)->deleted = 1;
+    }
 
     ngx_http_remote_help_write_unlock(zone, hold);
 

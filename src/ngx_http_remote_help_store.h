@@ -258,6 +258,37 @@ ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_op_t *op);
 
 /*
+ * What a write replaced, copied out as it is made (state=), so that the
+ * zone can be put back as it was if the write's record cannot be
+ * written: the write's own version (undone only while it is still the
+ * one there; a deletion's, only while the key stays absent), and the old
+ * version, if there was one, whole (payload: spans, key, JSON).
+ */
+
+typedef struct {
+    ngx_uint_t                    set;
+    uint64_t                      seq;          /* the write's */
+    ngx_uint_t                    deleted;      /* the write deleted */
+    uint64_t                      old_seq;      /* 0: there was none */
+    ngx_rbtree_key_t              place;
+    int64_t                       written;      /* its lifetime's */
+    int64_t                       until;
+    uint32_t                      key_len;
+    uint32_t                      json_len;
+    ngx_uint_t                    nprops;
+    u_char                       *key;          /* in payload, or after */
+    u_char                        payload[1];
+} ngx_http_remote_help_undo_t;
+
+/*
+ * The zone as it was before the write of undo (and undo freed);
+ * NGX_DECLINED: a later write was made over it, NGX_ERROR: no memory
+ * for the old version: the zone cannot be put back
+ */
+ngx_int_t ngx_http_remote_help_store_undo(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_undo_t *undo);
+
+/*
  * The change rec (set, key, JSON, spans, the write's moment and the
  * object's sessionExpirationDateTime) made: rec->seq NGX_HTTP_RH_CREATE
  * creates; otherwise it replaces the version read with that seq; then
@@ -267,15 +298,22 @@ ngx_int_t ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 ngx_int_t ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold);
 
+/* the same, and in *undo what it replaced (worker memory, ngx_alloc) */
+ngx_int_t ngx_http_remote_help_store_put_undo(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_record_t *rec,
+    ngx_uint_t hold, ngx_http_remote_help_undo_t **undo);
+
 /*
  * The key deleted: NGX_HTTP_RH_MISSING if it is not there, or is there
  * in a version later than seq (a replayed deletion; 0: any);
  * NGX_HTTP_RH_CHANGED if version (If-Match; 0: any) is not the one
- * there; *written: the deletion's sequence number.
+ * there; *written: the deletion's sequence number; with undo, in *undo
+ * the object deleted.
  */
 ngx_int_t ngx_http_remote_help_store_delete(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
-    uint64_t seq, uint64_t version, ngx_uint_t hold, uint64_t *written);
+    uint64_t seq, uint64_t version, ngx_uint_t hold, uint64_t *written,
+    ngx_http_remote_help_undo_t **undo);
 
 void ngx_http_remote_help_store_finished(ngx_http_remote_help_zone_t *zone);
 

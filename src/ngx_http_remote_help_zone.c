@@ -36,7 +36,7 @@ static ngx_int_t ngx_http_remote_help_zone_record(
 static ngx_int_t ngx_http_remote_help_zone_append(
     ngx_http_remote_help_zone_t *zone, ngx_int_t rc,
     ngx_http_remote_help_encoded_t *enc, uint64_t seq,
-    ngx_http_remote_help_op_t *op);
+    ngx_http_remote_help_op_t *op, ngx_http_remote_help_undo_t *undo);
 
 
 ngx_http_remote_help_storage_t  ngx_http_remote_help_zone_storage = {
@@ -100,6 +100,7 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
     ngx_http_remote_help_zone_t *zone = backend;
 
     ngx_int_t                       rc;
+    ngx_http_remote_help_undo_t    *undo;
     ngx_http_remote_help_record_t   rec;
     ngx_http_remote_help_encoded_t  enc;
 
@@ -110,11 +111,15 @@ ngx_http_remote_help_zone_put(void *backend, ngx_http_remote_help_op_t *op)
         return NGX_HTTP_RH_NOSTATE;
     }
 
-    rc = ngx_http_remote_help_store_put(zone, &rec, zone->state != NULL);
+    undo = NULL;
+
+    rc = ngx_http_remote_help_store_put_undo(zone, &rec, zone->state != NULL,
+                                             zone->state ? &undo : NULL);
 
     op->seq = rec.seq;
 
-    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op);
+    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op,
+                                            undo);
 }
 
 
@@ -125,6 +130,7 @@ ngx_http_remote_help_zone_remove(void *backend,
     ngx_http_remote_help_zone_t *zone = backend;
 
     ngx_int_t                       rc;
+    ngx_http_remote_help_undo_t    *undo;
     ngx_http_remote_help_record_t   rec;
     ngx_http_remote_help_encoded_t  enc;
 
@@ -135,11 +141,15 @@ ngx_http_remote_help_zone_remove(void *backend,
         return NGX_HTTP_RH_NOSTATE;
     }
 
+    undo = NULL;
+
     rc = ngx_http_remote_help_store_delete(zone, op->set, &op->key, 0,
                                            op->seq, zone->state != NULL,
-                                           &op->seq);
+                                           &op->seq,
+                                           zone->state ? &undo : NULL);
 
-    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op);
+    return ngx_http_remote_help_zone_append(zone, rc, &enc, op->seq, op,
+                                            undo);
 }
 
 
@@ -184,20 +194,28 @@ ngx_http_remote_help_zone_record(ngx_http_remote_help_zone_t *zone,
  * After the store's answer rc: a write made and held in flight gets its
  * record, with the other writes of this turn (NGX_AGAIN: op->done()
  * after the batch is written, commit.c), or at once when it cannot be
- * queued; then it is finished
+ * queued; then it is finished.  A record that cannot be written has its
+ * write undone (undo: what it replaced).
  */
 
 static ngx_int_t
 ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
     ngx_int_t rc, ngx_http_remote_help_encoded_t *rec, uint64_t seq,
-    ngx_http_remote_help_op_t *op)
+    ngx_http_remote_help_op_t *op, ngx_http_remote_help_undo_t *undo)
 {
     if (rc != NGX_OK || zone->state == NULL) {
         /* nothing made (or no journal): nothing held, nothing to append */
+
+        if (undo) {
+            ngx_free(undo);
+        }
+
         return rc;
     }
 
-    if (ngx_http_remote_help_commit_queue(zone, rec, seq, op) == NGX_AGAIN) {
+    if (ngx_http_remote_help_commit_queue(zone, rec, seq, op, undo)
+        == NGX_AGAIN)
+    {
         return NGX_AGAIN;
     }
 
@@ -205,7 +223,15 @@ ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
 
     ngx_http_remote_help_store_finished(zone);
 
-    return (rc == NGX_OK) ? NGX_OK : NGX_HTTP_RH_NOSTATE;
+    if (rc == NGX_OK) {
+        if (undo) {
+            ngx_free(undo);
+        }
+
+        return NGX_OK;
+    }
+
+    return ngx_http_remote_help_commit_undo(zone, &undo, 1);
 }
 
 
