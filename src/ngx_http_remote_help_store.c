@@ -1323,20 +1323,66 @@ ngx_http_remote_help_store_clear(ngx_http_remote_help_zone_t *zone)
 
 
 ngx_int_t
+ngx_http_remote_help_store_listed(ngx_http_remote_help_op_t *op,
+    uint64_t place, u_char *json, size_t len, uint32_t *spans)
+{
+    size_t                        size;
+    ngx_http_remote_help_item_t  *item;
+
+    if (op->filter && !ngx_rh_filter_match(op->filter, json, spans)) {
+        /* the next page starts after what this one examined */
+        op->last = place;
+        return NGX_OK;
+    }
+
+    if (op->tally) {
+        op->total++;
+        op->last = place;
+        return NGX_OK;
+    }
+
+    if (op->items->nelts == op->top) {
+        /* a match after the page's last: the page has a next */
+        op->more = 1;
+        return NGX_DONE;
+    }
+
+    size = 8 * (size_t) ngx_rh_sets[op->set].nprops;
+
+    item = ngx_array_push(op->items);
+    if (item == NULL) {
+        return NGX_ERROR;
+    }
+
+    item->json.len = len;
+    item->json.data = ngx_pnalloc(op->pool, len);
+    item->spans = ngx_palloc(op->pool, size);
+
+    if (item->json.data == NULL || item->spans == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(item->json.data, json, len);
+    ngx_memcpy(item->spans, spans, size);
+
+    op->last = place;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_op_t *op)
 {
-    size_t                        spans;
     ngx_int_t                     rc;
     ngx_uint_t                    examined;
     ngx_rbtree_key_t              now;
     ngx_rbtree_node_t            *node;
     ngx_http_remote_help_sh_t    *sh;
     ngx_http_remote_help_node_t  *n;
-    ngx_http_remote_help_item_t  *item;
 
     sh = zone->sh;
-    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
 
     op->more = 0;
     op->last = 0;
@@ -1374,51 +1420,17 @@ ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
 
         examined++;
 
-        if (op->filter
-            && !ngx_rh_filter_match(op->filter, ngx_http_rh_json(n),
-                                    ngx_http_rh_spans(n)))
-        {
-            /* the next page starts after what this one examined */
-            op->last = n->node.key;
-            continue;
-        }
-
-        if (op->tally) {
-            op->total++;
-            op->last = n->node.key;
-            continue;
-        }
-
-        if (op->items->nelts == op->top) {
-            /* a match after the page's last: the page has a next */
-            op->more = 1;
+        rc = ngx_http_remote_help_store_listed(op, n->node.key,
+                                               ngx_http_rh_json(n),
+                                               n->json_len,
+                                               ngx_http_rh_spans(n));
+        if (rc != NGX_OK) {
             break;
         }
+    }
 
-        item = ngx_array_push(op->items);
-        if (item == NULL) {
-            rc = NGX_ERROR;
-            break;
-        }
-
-        item->json.data = ngx_pnalloc(op->pool, n->json_len);
-        if (item->json.data == NULL) {
-            rc = NGX_ERROR;
-            break;
-        }
-
-        item->json.len = n->json_len;
-        ngx_memcpy(item->json.data, ngx_http_rh_json(n), n->json_len);
-
-        item->spans = ngx_palloc(op->pool, spans);
-        if (item->spans == NULL) {
-            rc = NGX_ERROR;
-            break;
-        }
-
-        ngx_memcpy(item->spans, ngx_http_rh_spans(n), spans);
-
-        op->last = n->node.key;
+    if (rc == NGX_DONE) {
+        rc = NGX_OK;
     }
 
     ngx_http_remote_help_store_runlock(zone);

@@ -366,6 +366,15 @@ size_t ngx_http_remote_help_store_free_locked(
 ngx_http_remote_help_node_t *ngx_http_remote_help_store_first_locked(
     ngx_http_remote_help_sh_t *sh, ngx_uint_t set, uint64_t after);
 
+/*
+ * One object a listing examined (at place, its JSON and spans): left
+ * out by the filter, tallied, or copied out as an item; NGX_DONE: a
+ * match after a full page (op->more set), NGX_ERROR: no memory.  Both
+ * backends' lists go through it.
+ */
+ngx_int_t ngx_http_remote_help_store_listed(ngx_http_remote_help_op_t *op,
+    uint64_t place, u_char *json, size_t len, uint32_t *spans);
+
 /* a listing's page, or its tally (the storage interface's list) */
 ngx_int_t ngx_http_remote_help_store_list(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_op_t *op);

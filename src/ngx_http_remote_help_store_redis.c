@@ -964,10 +964,10 @@ ngx_http_remote_help_redis_listed(ngx_http_remote_help_redis_call_t *call,
     size_t                        spans;
     int64_t                       more, last, total, place;
     uint32_t                      match[2 * NGX_RH_MAX_PROPS];
+    ngx_int_t                     rc;
     ngx_uint_t                    i;
     redisReply                  **e;
     ngx_http_remote_help_op_t    *op;
-    ngx_http_remote_help_item_t  *item;
 
     op = call->op;
 
@@ -1007,48 +1007,20 @@ ngx_http_remote_help_redis_listed(ngx_http_remote_help_redis_call_t *call,
             goto broken;
         }
 
-        if (op->filter) {
-            ngx_memcpy(match, e[2]->str, spans);
+        /* aligned for the filter */
+        ngx_memcpy(match, e[2]->str, spans);
 
-            if (!ngx_rh_filter_match(op->filter, (u_char *) e[1]->str,
-                                     match))
-            {
-                op->last = (uint64_t) place;
-                continue;
-            }
-        }
-
-        if (op->tally) {
-            op->total++;
-            op->last = (uint64_t) place;
-            continue;
-        }
-
-        if (op->items->nelts == op->top) {
-            /* a match after the page's last: the page has a next */
-            op->more = 1;
+        rc = ngx_http_remote_help_store_listed(op, (uint64_t) place,
+                                               (u_char *) e[1]->str,
+                                               e[1]->len, match);
+        if (rc == NGX_DONE) {
             break;
         }
 
-        item = ngx_array_push(op->items);
-        if (item == NULL) {
+        if (rc != NGX_OK) {
             ngx_http_remote_help_redis_answer(call, NGX_ERROR);
             return;
         }
-
-        item->json.len = e[1]->len;
-        item->json.data = ngx_pnalloc(op->pool, item->json.len);
-        item->spans = ngx_palloc(op->pool, spans);
-
-        if (item->json.data == NULL || item->spans == NULL) {
-            ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-            return;
-        }
-
-        ngx_memcpy(item->json.data, e[1]->str, item->json.len);
-        ngx_memcpy(item->spans, e[2]->str, spans);
-
-        op->last = (uint64_t) place;
     }
 
     if (i >= reply->elements && more == 1) {
