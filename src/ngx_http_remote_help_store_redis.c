@@ -184,11 +184,14 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
 
     /*
      * the sweep and the count; KEYS: expiry, the lists, expired; ARGV:
-     * the objects' prefix, the most swept
+     * the objects' prefix, the most swept.  Only moments before now are
+     * due: Redis expires a key once its moment is past, not at it, and
+     * an entry taken out of the expiry set while its key still existed
+     * would stay in its list for good (counted, never swept)
      */
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now,"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now,"
     " 'LIMIT', 0, tonumber(ARGV[2]))\n"
     "local gone = 0\n"
     "for _, m in ipairs(due) do\n"
