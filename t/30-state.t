@@ -329,8 +329,8 @@ sub count {
         sleep 0.02;
     }
     ok($compacted, 'the state file was compacted');
-    cmp_ok(-s $t->{state}, '<', 2 * 20 * 420 + 64 * 1024 + 2000,
-        'it stays under 2 x the live data + 64k');
+    cmp_ok(-s $t->{state}, '<', 4 * 20 * 420 + 64 * 1024 + 2000,
+        'it stays under 4 x the live data + 64k');
     ok(!-e "$t->{state}.tmp", 'no temp file is left');
 
     is($t->unreadable($set, 'deviceName', %want), 0, 'all values after compactions');
