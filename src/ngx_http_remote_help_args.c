@@ -42,6 +42,10 @@ static const struct {
     { ngx_string("$count"),     NGX_HTTP_RH_ARG_COUNT,     1 },
 };
 
+#define NGX_HTTP_RH_NOPTIONS                                                 \
+    (sizeof(ngx_http_remote_help_options)                                    \
+     / sizeof(ngx_http_remote_help_options[0]))
+
 
 ngx_int_t
 ngx_http_remote_help_args(ngx_http_request_t *r,
@@ -100,9 +104,7 @@ ngx_http_remote_help_args_read(ngx_http_request_t *r,
             goto invalid;
         }
 
-        for (i = 0; i < sizeof(ngx_http_remote_help_options)
-                        / sizeof(ngx_http_remote_help_options[0]); i++)
-        {
+        for (i = 0; i < NGX_HTTP_RH_NOPTIONS; i++) {
             if (name.len == ngx_http_remote_help_options[i].name.len
                 && ngx_strncmp(name.data,
                                ngx_http_remote_help_options[i].name.data,
@@ -113,8 +115,7 @@ ngx_http_remote_help_args_read(ngx_http_request_t *r,
             }
         }
 
-        if (i == sizeof(ngx_http_remote_help_options)
-                 / sizeof(ngx_http_remote_help_options[0])
+        if (i == NGX_HTTP_RH_NOPTIONS
             || (ctx->item && ngx_http_remote_help_options[i].listing))
         {
             /* another option, or one an object's GET has no use for */
