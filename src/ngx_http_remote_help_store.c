@@ -70,6 +70,9 @@ static ngx_int_t ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_undo_t **undo);
 static ngx_http_remote_help_undo_t *ngx_http_remote_help_undo_copy_locked(
     ngx_uint_t set, ngx_str_t *key, ngx_http_remote_help_node_t *n);
+static void ngx_http_remote_help_install_locked(
+    ngx_http_remote_help_zone_t *zone, ngx_http_remote_help_node_t *old,
+    ngx_http_remote_help_node_t *n);
 static ngx_int_t ngx_http_remote_help_write_lock(
     ngx_http_remote_help_zone_t *zone);
 static void ngx_http_remote_help_write_unlock(
@@ -777,19 +780,9 @@ ngx_http_remote_help_store_undo(ngx_http_remote_help_zone_t *zone,
 
     if (cur) {
         sh->bytes -= ngx_http_rh_payload(cur);
-        ngx_http_remote_help_replace_locked(zone, cur, n);
-        ngx_http_remote_help_order_replace_locked(&sh->order[undo->set],
-                                                  &cur->node, &n->node);
-        ngx_http_remote_help_expiry_update_locked(sh, cur, n);
-        ngx_http_remote_help_free_locked(zone, cur);
-
-    } else {
-        ngx_http_remote_help_link_locked(zone, n);
-        ngx_http_remote_help_order_insert_locked(&sh->order[undo->set],
-                                                 &n->node);
-        sh->objects[undo->set]++;
-        ngx_http_remote_help_expiry_update_locked(sh, NULL, n);
     }
+
+    ngx_http_remote_help_install_locked(zone, cur, n);
 
     sh->bytes += ngx_http_rh_payload(n);
 
@@ -800,6 +793,36 @@ done:
     ngx_free(undo);
 
     return rc;
+}
+
+
+/*
+ * A filled node n in the table, its set's tree and the expiry tree: in
+ * old's place (old freed), or anew when old is NULL
+ */
+
+static void
+ngx_http_remote_help_install_locked(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_node_t *old, ngx_http_remote_help_node_t *n)
+{
+    ngx_http_remote_help_sh_t  *sh;
+
+    sh = zone->sh;
+
+    if (old) {
+        ngx_http_remote_help_replace_locked(zone, old, n);
+        ngx_http_remote_help_order_replace_locked(&sh->order[n->set],
+                                                  &old->node, &n->node);
+        ngx_http_remote_help_expiry_update_locked(sh, old, n);
+        ngx_http_remote_help_free_locked(zone, old);
+        return;
+    }
+
+    ngx_http_remote_help_link_locked(zone, n);
+    ngx_http_remote_help_order_insert_locked(&sh->order[n->set], &n->node);
+    sh->objects[n->set]++;
+
+    ngx_http_remote_help_expiry_update_locked(sh, NULL, n);
 }
 
 
@@ -977,19 +1000,8 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
 
         ngx_http_remote_help_expiry_update_locked(sh, n, n);
 
-    } else if (old) {
-        ngx_http_remote_help_replace_locked(zone, old, n);
-        ngx_http_remote_help_order_replace_locked(&sh->order[set], &old->node,
-                                                  &n->node);
-        ngx_http_remote_help_expiry_update_locked(sh, old, n);
-        ngx_http_remote_help_free_locked(zone, old);
-
     } else {
-        ngx_http_remote_help_link_locked(zone, n);
-        ngx_http_remote_help_order_insert_locked(&sh->order[set], &n->node);
-        sh->objects[set]++;
-
-        ngx_http_remote_help_expiry_update_locked(sh, NULL, n);
+        ngx_http_remote_help_install_locked(zone, old, n);
     }
 
     sh->bytes += ngx_http_rh_payload(n);
