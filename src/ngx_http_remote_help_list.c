@@ -258,12 +258,13 @@ ngx_http_remote_help_listed(ngx_http_request_t *r,
     n = items->nelts;
     size = 256 + context.len + (more ? next.len : 0);
 
-    if (ctx->select) {
-        /* each object with its selected properties, in one buffer */
+    for (i = 0; i < n; i++) {
 
-        ngx_rh_buf_init(&sel, &afs, 0);
+        if (ctx->select) {
+            /* the object with its selected properties, sized by them */
 
-        for (i = 0; i < n; i++) {
+            ngx_rh_buf_init(&sel, &afs, 0);
+
             if (ngx_rh_render_select(&sel, set, item[i].json.data,
                                      item[i].spans, ctx->select)
                 != 0)
@@ -271,22 +272,15 @@ ngx_http_remote_help_listed(ngx_http_request_t *r,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
+            objects[i].data = sel.data;
             objects[i].len = sel.len;
-        }
 
-        for (i = n; i > 0; i--) {
-            objects[i - 1].data = sel.data + (i > 1 ? objects[i - 2].len : 0);
-            objects[i - 1].len -= (i > 1 ? objects[i - 2].len : 0);
-        }
-
-        size += sel.len + n;
-
-    } else {
-        for (i = 0; i < n; i++) {
+        } else {
             objects[i].data = item[i].json.data;
             objects[i].len = item[i].json.len;
-            size += item[i].json.len + 1;
         }
+
+        size += objects[i].len + 1;
     }
 
     count = ctx->filter ? (long long) ctx->matched
