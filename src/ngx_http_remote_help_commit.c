@@ -217,7 +217,7 @@ ngx_http_remote_help_commit_cancel(ngx_http_remote_help_zone_t *zone,
 }
 
 
-/* at configuration: state_sync=on's thread pool, nginx's "default" */
+/* at configuration: nginx's "default" thread pool, for every state= */
 
 ngx_int_t
 ngx_http_remote_help_commit_conf(ngx_conf_t *cf)

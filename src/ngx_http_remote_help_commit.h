@@ -36,7 +36,7 @@ ngx_int_t ngx_http_remote_help_commit_queue(ngx_http_remote_help_zone_t *zone,
 ngx_int_t ngx_http_remote_help_commit_undo(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_undo_t **undo, ngx_uint_t n);
 
-/* state_sync=on: the thread pool its fdatasync() runs in, at configuration */
+/* at configuration: the thread pool of fdatasync()s and compactions */
 ngx_int_t ngx_http_remote_help_commit_conf(ngx_conf_t *cf);
 
 /* its request went: the record is written all the same, nobody told */

@@ -200,10 +200,11 @@ ngx_http_remote_help_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         /*
-         * the thread pool state_sync=on's fdatasync()s run in, and the
-         * compactions' fsync()s (in every zone, when nginx has it)
+         * nginx's "default" thread pool, made if nothing else asked for
+         * it: state_sync=on's fdatasync()s run there, and the end of
+         * every compaction (its fsync()s and rename)
          */
-        if (sync == 1 && ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
+        if (ngx_http_remote_help_commit_conf(cf) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
     }

@@ -23,6 +23,8 @@
 static void ngx_http_remote_help_readers_wait(
     ngx_http_remote_help_rwlock_t *rw);
 static void ngx_http_remote_help_pause(ngx_uint_t spins);
+static ngx_int_t ngx_http_remote_help_mutex_take(
+    ngx_http_remote_help_mutex_t *m, ngx_uint_t over);
 
 
 /* how often a waiter looks whether the holder is still there */
@@ -102,8 +104,11 @@ ngx_http_remote_help_gone(ngx_pid_t pid)
 }
 
 
-ngx_int_t
-ngx_http_remote_help_mutex_lock(ngx_http_remote_help_mutex_t *m)
+/* over: take over the lock of a process that died holding it */
+
+static ngx_int_t
+ngx_http_remote_help_mutex_take(ngx_http_remote_help_mutex_t *m,
+    ngx_uint_t over)
 {
     ngx_pid_t   owner;
     ngx_uint_t  spins;
@@ -118,15 +123,34 @@ ngx_http_remote_help_mutex_lock(ngx_http_remote_help_mutex_t *m)
             }
 
         } else if (ngx_http_rh_look(spins)
-                   && ngx_http_remote_help_gone(owner)
-                   && ngx_atomic_cmp_set(&m->pid, owner, ngx_pid))
+                   && ngx_http_remote_help_gone(owner))
         {
-            m->orphaned = owner;
-            return NGX_HTTP_RH_ORPHANED;
+            if (!over) {
+                return NGX_DECLINED;
+            }
+
+            if (ngx_atomic_cmp_set(&m->pid, owner, ngx_pid)) {
+                m->orphaned = owner;
+                return NGX_HTTP_RH_ORPHANED;
+            }
         }
 
         ngx_http_remote_help_pause(spins);
     }
+}
+
+
+ngx_int_t
+ngx_http_remote_help_mutex_lock(ngx_http_remote_help_mutex_t *m)
+{
+    return ngx_http_remote_help_mutex_take(m, 1);
+}
+
+
+ngx_int_t
+ngx_http_remote_help_mutex_lock_live(ngx_http_remote_help_mutex_t *m)
+{
+    return ngx_http_remote_help_mutex_take(m, 0);
 }
 
 

@@ -58,6 +58,12 @@ typedef struct {
 
 
 ngx_int_t ngx_http_remote_help_mutex_lock(ngx_http_remote_help_mutex_t *m);
+/*
+ * for a thread of the pool: NGX_DECLINED instead of taking over the lock
+ * of a process that died holding it, which only an event loop puts right
+ */
+ngx_int_t ngx_http_remote_help_mutex_lock_live(
+    ngx_http_remote_help_mutex_t *m);
 void ngx_http_remote_help_mutex_unlock(ngx_http_remote_help_mutex_t *m);
 
 /* NULL: no slot was left, the process reads under the write lock */

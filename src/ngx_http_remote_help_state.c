@@ -67,16 +67,18 @@ static ngx_int_t ngx_http_remote_help_state_batch(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t *done);
 static void ngx_http_remote_help_state_finish(
     ngx_http_remote_help_zone_t *zone);
-static void ngx_http_remote_help_state_rename(
-    ngx_http_remote_help_zone_t *zone, ngx_err_t err);
-static void ngx_http_remote_help_state_sync_dir(
+static ngx_err_t ngx_http_remote_help_state_rename_locked(
     ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_state_renamed(
+    ngx_http_remote_help_zone_t *zone, ngx_err_t err);
+static ngx_err_t ngx_http_remote_help_state_sync_dir(
+    ngx_http_remote_help_state_t *st);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_remote_help_state_post(
-    ngx_http_remote_help_zone_t *zone, ngx_fd_t fd, ngx_uint_t dir);
-static void ngx_http_remote_help_state_fsync_thread(void *data,
+    ngx_http_remote_help_zone_t *zone);
+static void ngx_http_remote_help_state_end_thread(void *data,
     ngx_log_t *log);
-static void ngx_http_remote_help_state_fsynced(ngx_event_t *ev);
+static void ngx_http_remote_help_state_ended(ngx_event_t *ev);
 
 static ngx_str_t  ngx_http_remote_help_state_pool = ngx_string("default");
 #endif
@@ -837,6 +839,12 @@ ngx_http_remote_help_state_batch(ngx_http_remote_help_zone_t *zone,
 }
 
 
+/*
+ * The walk is written: PATH.tmp on disk, renamed over PATH, and the
+ * directory on disk, all in a thread of nginx's pool; on the event loop
+ * only when nginx has no threads
+ */
+
 static void
 ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
 {
@@ -846,33 +854,28 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
     st = zone->state;
 
 #if (NGX_THREADS)
-    /* the walk's file on disk: in the thread pool, then the rename */
 
-    if (ngx_http_remote_help_state_post(zone, st->tmp_fd, 0) == NGX_OK) {
+    switch (ngx_http_remote_help_state_post(zone)) {
+
+    case NGX_OK:
         return;
+
+    case NGX_BUSY:
+        /* the last compaction's task still runs: again in a moment */
+        ngx_add_timer(&st->event, 10);
+        return;
+
+    case NGX_ABORT:
+        ngx_http_remote_help_state_abort(zone);
+        return;
+
+    default:
+        break;
     }
+
 #endif
 
     err = (fsync(st->tmp_fd) == -1) ? ngx_errno : 0;
-
-    ngx_http_remote_help_state_rename(zone, err);
-}
-
-
-/* the compaction's new file, synced (err: or not), takes the old's name */
-
-static void
-ngx_http_remote_help_state_rename(ngx_http_remote_help_zone_t *zone,
-    ngx_err_t err)
-{
-    off_t                             size;
-    ngx_http_remote_help_sh_t        *sh;
-    ngx_http_remote_help_state_t     *st;
-    ngx_http_remote_help_state_sh_t  *ssh;
-
-    sh = zone->sh;
-    ssh = ngx_http_rh_state_sh(sh);
-    st = zone->state;
 
     if (err) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
@@ -884,85 +887,120 @@ ngx_http_remote_help_state_rename(ngx_http_remote_help_zone_t *zone,
 
     ngx_http_remote_help_state_lock(zone);
 
-    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid
-        || st->tmp_fd == NGX_INVALID_FILE)
-    {
-        ngx_http_remote_help_state_unlock(zone);
-        ngx_http_remote_help_state_abort(zone);
-        return;
+    err = ngx_http_remote_help_state_rename_locked(zone);
+
+    ngx_http_remote_help_state_unlock(zone);
+
+    ngx_http_remote_help_state_renamed(zone, err);
+
+    if (err == 0) {
+        (void) ngx_http_remote_help_state_sync_dir(st);
+    }
+}
+
+
+/*
+ * Under the file lock: PATH.tmp takes PATH's name, and every process
+ * writes to it from now on (each reopens PATH when it sees the new
+ * generation).  NGX_EAGAIN: the compaction was abandoned meanwhile.
+ */
+
+static ngx_err_t
+ngx_http_remote_help_state_rename_locked(ngx_http_remote_help_zone_t *zone)
+{
+    ngx_http_remote_help_sh_t        *sh;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
+
+    sh = zone->sh;
+    ssh = ngx_http_rh_state_sh(sh);
+    st = zone->state;
+
+    if (ssh->abort || sh->retired || ssh->compactor != ngx_pid) {
+        return NGX_EAGAIN;
     }
 
-    if (ngx_rename_file(st->tmp.data, st->path.data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                      ngx_rename_file_n " \"%s\" to \"%s\" failed, "
-                      "compaction abandoned", st->tmp.data, st->path.data);
-        ngx_http_remote_help_state_unlock(zone);
-        ngx_http_remote_help_state_abort(zone);
-        return;
+    if (rename((char *) st->tmp.data, (char *) st->path.data) == -1) {
+        return ngx_errno;
     }
 
     ssh->gen++;
     ssh->size = ssh->tmp_size;
     ssh->compactor = 0;
     ssh->compactions++;
-    size = ssh->size;
 
-    if (st->fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(st->fd);
-    }
-
-    st->fd = st->tmp_fd;
-    st->gen = ssh->gen;
-    st->tmp_fd = NGX_INVALID_FILE;
-
-    ngx_http_remote_help_state_unlock(zone);
-
-    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
-                  "remote_help_zone \"%V\": state file \"%s\" compacted "
-                  "to %O bytes", &zone->name, st->path.data, size);
-
-    ngx_http_remote_help_state_sync_dir(zone);
+    return 0;
 }
 
 
-/* the rename itself on disk: the directory's fsync(), in the pool too */
+/* on the event loop, after the rename (err: or not) */
 
 static void
-ngx_http_remote_help_state_sync_dir(ngx_http_remote_help_zone_t *zone)
+ngx_http_remote_help_state_renamed(ngx_http_remote_help_zone_t *zone,
+    ngx_err_t err)
 {
-    ngx_fd_t                       dir;
     ngx_http_remote_help_state_t  *st;
 
     st = zone->state;
 
+    if (err) {
+        if (err != NGX_EAGAIN) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
+                          ngx_rename_file_n " \"%s\" to \"%s\" failed, "
+                          "compaction abandoned", st->tmp.data,
+                          st->path.data);
+        }
+
+        ngx_http_remote_help_state_abort(zone);
+        return;
+    }
+
+    /* the next append opens PATH again, as the other processes do */
+
+    if (st->tmp_fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(st->tmp_fd);
+        st->tmp_fd = NGX_INVALID_FILE;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "remote_help_zone \"%V\": state file \"%s\" compacted "
+                  "to %O bytes", &zone->name, st->path.data,
+                  (off_t) ngx_http_rh_state_sh(zone->sh)->size);
+}
+
+
+/* the rename itself on disk: the directory's fsync() */
+
+static ngx_err_t
+ngx_http_remote_help_state_sync_dir(ngx_http_remote_help_state_t *st)
+{
+    ngx_fd_t   dir;
+    ngx_err_t  err;
+
     dir = ngx_open_file(st->dir.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     if (dir == NGX_INVALID_FILE) {
-        return;
+        return ngx_errno;
     }
 
-#if (NGX_THREADS)
-    if (ngx_http_remote_help_state_post(zone, dir, 1) == NGX_OK) {
-        (void) ngx_close_file(dir);
-        return;
-    }
-#endif
+    err = (fsync(dir) == -1) ? ngx_errno : 0;
 
-    (void) fsync(dir);
     (void) ngx_close_file(dir);
+
+    return err;
 }
 
 
 #if (NGX_THREADS)
 
 /*
- * An fsync() of fd (dup()ed: the task's own) posted to nginx's "default"
- * thread pool; NGX_DECLINED: no pool, or it refused, or one is running
+ * The compaction's end posted to nginx's "default" thread pool, with a
+ * dup() of PATH.tmp (the task's own).  NGX_BUSY: the last one still
+ * runs; NGX_ABORT: the worker is exiting; NGX_DECLINED: no pool.
  */
 
 static ngx_int_t
-ngx_http_remote_help_state_post(ngx_http_remote_help_zone_t *zone,
-    ngx_fd_t fd, ngx_uint_t dir)
+ngx_http_remote_help_state_post(ngx_http_remote_help_zone_t *zone)
 {
     ngx_thread_pool_t             *tp;
     ngx_http_remote_help_state_t  *st;
@@ -970,7 +1008,8 @@ ngx_http_remote_help_state_post(ngx_http_remote_help_zone_t *zone,
     st = zone->state;
 
     if (ngx_exiting || ngx_terminate) {
-        return NGX_DECLINED;
+        /* its completion would not be run: another worker compacts */
+        return NGX_ABORT;
     }
 
     tp = ngx_thread_pool_get((ngx_cycle_t *) ngx_cycle,
@@ -982,72 +1021,112 @@ ngx_http_remote_help_state_post(ngx_http_remote_help_zone_t *zone,
     if (st->task == NULL) {
         st->task = ngx_calloc(sizeof(ngx_thread_task_t), ngx_cycle->log);
         if (st->task == NULL) {
-            return NGX_DECLINED;
+            return NGX_ABORT;
         }
 
         st->task->ctx = zone;
-        st->task->handler = ngx_http_remote_help_state_fsync_thread;
-        st->task->event.handler = ngx_http_remote_help_state_fsynced;
+        st->task->handler = ngx_http_remote_help_state_end_thread;
+        st->task->event.handler = ngx_http_remote_help_state_ended;
         st->task->event.data = zone;
         st->task->event.log = ngx_cycle->log;
         st->task_fd = NGX_INVALID_FILE;
 
     } else if (st->task_fd != NGX_INVALID_FILE) {
-        /* one is running still */
-        return NGX_DECLINED;
+        return NGX_BUSY;
     }
 
-    st->task_fd = dup(fd);
+    st->task_fd = dup(st->tmp_fd);
     if (st->task_fd == NGX_INVALID_FILE) {
-        return NGX_DECLINED;
+        return NGX_ABORT;
     }
 
+    st->task_step = 0;
     st->task_err = 0;
-    st->task_dir = dir;
+    st->task_dir_err = 0;
 
     if (ngx_thread_task_post(tp, st->task) != NGX_OK) {
         (void) close(st->task_fd);
         st->task_fd = NGX_INVALID_FILE;
-        return NGX_DECLINED;
+        return NGX_ABORT;
     }
 
     return NGX_OK;
 }
 
 
-/* in a thread of the pool */
+/*
+ * In a thread of the pool: PATH.tmp's fsync(), the rename under the file
+ * lock (the lock of a process that died holding it is left to an event
+ * loop, which abandons the compaction then), the directory's fsync()
+ */
 
 static void
-ngx_http_remote_help_state_fsync_thread(void *data, ngx_log_t *log)
+ngx_http_remote_help_state_end_thread(void *data, ngx_log_t *log)
 {
     ngx_http_remote_help_zone_t *zone = data;
 
-    ngx_http_remote_help_state_t  *st;
+    ngx_http_remote_help_state_t     *st;
+    ngx_http_remote_help_state_sh_t  *ssh;
 
     st = zone->state;
+    ssh = ngx_http_rh_state_sh(zone->sh);
 
     if (fsync(st->task_fd) == -1) {
         st->task_err = ngx_errno;
+        st->task_step = NGX_HTTP_RH_TASK_FSYNC;
+        return;
+    }
+
+    if (ngx_http_remote_help_mutex_lock_live(&ssh->lock) != NGX_OK) {
+        st->task_step = NGX_HTTP_RH_TASK_LOCK;
+        return;
+    }
+
+    st->task_err = ngx_http_remote_help_state_rename_locked(zone);
+
+    ngx_http_remote_help_state_unlock(zone);
+
+    st->task_step = NGX_HTTP_RH_TASK_RENAME;
+
+    if (st->task_err == 0) {
+        st->task_dir_err = ngx_http_remote_help_state_sync_dir(st);
     }
 }
 
 
 static void
-ngx_http_remote_help_state_fsynced(ngx_event_t *ev)
+ngx_http_remote_help_state_ended(ngx_event_t *ev)
 {
     ngx_http_remote_help_zone_t *zone = ev->data;
 
-    ngx_err_t                      err;
     ngx_http_remote_help_state_t  *st;
 
     st = zone->state;
-    err = st->task_err;
 
     (void) close(st->task_fd);
     st->task_fd = NGX_INVALID_FILE;
 
-    if (!st->task_dir) {
-        ngx_http_remote_help_state_rename(zone, err);
+    switch (st->task_step) {
+
+    case NGX_HTTP_RH_TASK_FSYNC:
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, st->task_err,
+                      "fsync(\"%s\") failed, compaction abandoned",
+                      st->tmp.data);
+        ngx_http_remote_help_state_abort(zone);
+        return;
+
+    case NGX_HTTP_RH_TASK_LOCK:
+        /* a dead process's lock: the walk's next step takes it over */
+        ngx_add_timer(&st->event, 1);
+        return;
+
+    default:
+        ngx_http_remote_help_state_renamed(zone, st->task_err);
+
+        if (st->task_err == 0 && st->task_dir_err) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, st->task_dir_err,
+                          "fsync(\"%s\") failed", st->dir.data);
+        }
     }
 }
 

@@ -27,6 +27,11 @@
 #define NGX_HTTP_RH_STATE_BOM     0x01020304
 #define NGX_HTTP_RH_STATE_HEADER  16
 
+/* where a compaction's end in the thread pool stopped */
+#define NGX_HTTP_RH_TASK_FSYNC    1             /* PATH.tmp's fsync() failed */
+#define NGX_HTTP_RH_TASK_LOCK     2             /* a dead process's lock */
+#define NGX_HTTP_RH_TASK_RENAME   3             /* renamed, or task_err */
+
 /* the state file's shared figures, changed under its own lock */
 
 typedef struct {
@@ -75,11 +80,12 @@ struct ngx_http_remote_help_state_s {
     void                         *commit;       /* this worker's group
                                                    commit (commit.c) */
 #if (NGX_THREADS)
-    /* the compaction's fsync()s, in the thread pool */
+    /* the compaction's end (fsync()s and rename), in the thread pool */
     ngx_thread_task_t            *task;
-    ngx_fd_t                      task_fd;
+    ngx_fd_t                      task_fd;      /* -1: none runs */
+    ngx_uint_t                    task_step;    /* where it ended */
     ngx_err_t                     task_err;
-    ngx_uint_t                    task_dir;     /* the directory's fsync */
+    ngx_err_t                     task_dir_err;
 #endif
 
     u_char                       *buf;          /* a batch */

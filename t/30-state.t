@@ -344,6 +344,85 @@ sub count {
     $t->stop();
 }
 
+# --- the end of a compaction (fsync() of the new file, its rename, the
+# directory's fsync()) is made by nginx's thread pool, not by a worker's
+# event loop: strace, attached to every thread of both workers, names the
+# thread of each call ---------------------------------------------------
+
+SKIP: {
+    my $strace = (grep { -x } qw(/usr/bin/strace /bin/strace))[0];
+    skip 'no strace', 5 unless $strace;
+
+    my $t = server();
+    $t->start();
+    ok($t->answering("$set/none"), 'state=: every worker answers');
+    my @w = $t->workers;
+    my $log = $t->dir . '/strace.log';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>', '/dev/null';
+        exec $strace, '-f', '-qq', '-e', 'trace=fsync,fdatasync,rename',
+            '-o', $log, map { ('-p', $_) } @w;
+        exit 127;
+    }
+
+    # every thread of both workers traced before the writes begin
+    my @tids = map { glob "/proc/$_/task/*" } @w;
+    my $traced = 0;
+    for (1 .. 250) {
+        $traced = grep {
+            open my $fh, '<', "$_/status";
+            my ($tp) = join('', <$fh>) =~ /^TracerPid:\s*(\d+)/m;
+            $tp;
+        } @tids;
+        last if $traced == @tids;
+        select undef, undef, undef, 0.02;
+    }
+
+    SKIP: {
+        skip 'strace cannot attach here', 4 unless $traced == @tids;
+
+        my %want = $t->fill($set, 20, 't');
+        my $compacted = 0;
+        for my $round (1 .. 100) {
+            for my $i (1 .. 20) {
+                $t->patch("$set/t$i", { deviceName => "r$round-$i" });
+                $want{"t$i"} = "r$round-$i";
+            }
+            last if $compacted = () = $t->read_file('error.log')
+                =~ /compacted to/g;
+        }
+        ok($compacted, 'the state file was compacted');
+
+        kill 'INT', $pid;
+        waitpid $pid, 0;
+
+        open my $fh, '<', $log or die "$log: $!";
+        my (%by, @loop);
+        my %worker = map { $_ => 1 } @w;
+        while (<$fh>) {
+            next unless /^(\d+)\s+(fsync|fdatasync|rename)\(/;
+            $by{$2}++;
+            push @loop, $_ if $worker{$1};
+        }
+        close $fh;
+        cmp_ok($by{fsync} // 0, '>=', 2, 'fsync()s of the file and directory')
+            or diag explain \%by;
+        cmp_ok($by{rename} // 0, '>=', 1, 'the rename');
+        is(scalar @loop, 0, 'none of them on a worker\'s event loop')
+            or diag @loop;
+        $pid = 0;
+    }
+
+    if ($pid) {
+        kill 'INT', $pid;
+        waitpid $pid, 0;
+    }
+
+    is($t->unreadable($set, 'deviceName', ()), 0, 'the zone reads');
+    $t->stop();
+}
+
 # --- a file of version 2 (records without times), as earlier builds wrote
 # it: made here from one of this build's by cutting the times out of each
 # record; it loads, takes new records, and compacts to version 3 -----------
