@@ -44,7 +44,8 @@ PURE_SRC    := src/ngx_http_remote_help_schema.c \
                src/ngx_http_remote_help_parse.c \
                src/ngx_http_remote_help_json.c \
                src/ngx_http_remote_help_token.c \
-               src/ngx_http_remote_help_query.c
+               src/ngx_http_remote_help_query.c \
+               src/ngx_http_remote_help_crc.c
 UNIT_SRC    := $(wildcard t/unit/*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 

@@ -43,17 +43,17 @@ ngx_http_remote_help_record_encode(ngx_http_remote_help_encoded_t *e,
     if (rec->nprops) {
         e->iov[e->niov].iov_base = rec->spans;
         e->iov[e->niov++].iov_len = 8 * rec->nprops;
-        crc = (uint32_t) crc32(crc, (u_char *) rec->spans, 8 * rec->nprops);
+        crc = ngx_rh_crc32c(crc, (u_char *) rec->spans, 8 * rec->nprops);
     }
 
     e->iov[e->niov].iov_base = rec->key.data;
     e->iov[e->niov++].iov_len = rec->key.len;
-    crc = (uint32_t) crc32(crc, rec->key.data, rec->key.len);
+    crc = ngx_rh_crc32c(crc, rec->key.data, rec->key.len);
 
     if (rec->json.len) {
         e->iov[e->niov].iov_base = rec->json.data;
         e->iov[e->niov++].iov_len = rec->json.len;
-        crc = (uint32_t) crc32(crc, rec->json.data, rec->json.len);
+        crc = ngx_rh_crc32c(crc, rec->json.data, rec->json.len);
     }
 
     e->iov[e->niov].iov_base = &e->seq;
@@ -75,7 +75,7 @@ ngx_http_remote_help_record_seal(ngx_http_remote_help_encoded_t *e,
     h = e->head;
     e->seq = seq;
 
-    crc = (uint32_t) crc32(e->crc, (u_char *) &e->seq, NGX_HTTP_RH_REC_SEQ);
+    crc = ngx_rh_crc32c(e->crc, (u_char *) &e->seq, NGX_HTTP_RH_REC_SEQ);
 
     n = (uint32_t) (e->size - NGX_HTTP_RH_REC_HEAD);
     ngx_memcpy(h + NGX_HTTP_RH_REC_LEN, &n, 4);
@@ -86,7 +86,8 @@ ngx_http_remote_help_record_seal(ngx_http_remote_help_encoded_t *e,
 
 
 ngx_int_t
-ngx_http_remote_help_record_head(u_char *p, off_t left, uint32_t *len)
+ngx_http_remote_help_record_head(u_char *p, off_t left, uint32_t *len,
+    ngx_uint_t *old)
 {
     uint32_t  hcrc;
 
@@ -96,7 +97,13 @@ ngx_http_remote_help_record_head(u_char *p, off_t left, uint32_t *len)
 
     ngx_memcpy(&hcrc, p + NGX_HTTP_RH_REC_HCRC, 4);
 
-    if (ngx_http_rh_crc(p, NGX_HTTP_RH_REC_HCRC) != hcrc) {
+    if (ngx_http_rh_crc(p, NGX_HTTP_RH_REC_HCRC) == hcrc) {
+        *old = 0;
+
+    } else if (ngx_http_rh_crc_old(p, NGX_HTTP_RH_REC_HCRC) == hcrc) {
+        *old = 1;
+
+    } else {
         return NGX_DECLINED;
     }
 
@@ -107,13 +114,15 @@ ngx_http_remote_help_record_head(u_char *p, off_t left, uint32_t *len)
 
 
 ngx_int_t
-ngx_http_remote_help_record_check(u_char *p, uint32_t len)
+ngx_http_remote_help_record_check(u_char *p, uint32_t len, ngx_uint_t old)
 {
-    uint32_t  crc;
+    uint32_t  crc, want;
 
-    ngx_memcpy(&crc, p - NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_CRC, 4);
+    ngx_memcpy(&want, p - NGX_HTTP_RH_REC_HEAD + NGX_HTTP_RH_REC_CRC, 4);
 
-    return (ngx_http_rh_crc(p, len) == crc) ? NGX_OK : NGX_DECLINED;
+    crc = old ? ngx_http_rh_crc_old(p, len) : ngx_http_rh_crc(p, len);
+
+    return (crc == want) ? NGX_OK : NGX_DECLINED;
 }
 
 

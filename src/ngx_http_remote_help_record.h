@@ -15,17 +15,24 @@
 #include <zlib.h>
 
 #include "ngx_http_remote_help_schema.h"
+#include "ngx_http_remote_help_crc.h"
 
 
-/* CRC-32 as ngx_crc32_long() computes it, by zlib's faster code */
-#define ngx_http_rh_crc(p, n)     ((uint32_t) crc32(0, (p), (uInt) (n)))
+/*
+ * The records' checksum: CRC-32C since version 4 of the file; CRC-32
+ * (zlib's, as ngx_crc32_long() computes it) in the records of earlier
+ * builds, which a file upgraded to version 4 may still hold
+ */
+#define ngx_http_rh_crc(p, n)     ngx_rh_crc32c(0, (p), (n))
+#define ngx_http_rh_crc_old(p, n) ((uint32_t) crc32(0, (p), (uInt) (n)))
 
 #define NGX_HTTP_RH_OP_PUT        1
 #define NGX_HTTP_RH_OP_DELETE     2
 
 /*
- * The layout.  A header: the length of what follows it, the CRC-32 of
- * that, the CRC-32 of these eight bytes.  A fixed part: op, set, the
+ * The layout.  A header: the length of what follows it, the CRC-32C of
+ * that, the CRC-32C of these eight bytes (both CRC-32 in a record of an
+ * earlier build: which one its header's checksum tells).  A fixed part: op, set, the
  * number of spans, flags, key length, JSON length, and with
  * NGX_HTTP_RH_REC_TIMES the moment of the write and the object's
  * sessionExpirationDateTime (milliseconds since the epoch, 0: none; a
@@ -99,14 +106,15 @@ void ngx_http_remote_help_record_seal(ngx_http_remote_help_encoded_t *e,
 /*
  * A record's header at p, with left bytes from p to the end of the file:
  * NGX_OK and *len, the payload's length, when the header is whole and
- * its checksum right; NGX_AGAIN: fewer bytes than a header; NGX_DECLINED:
- * a bad header
+ * its checksum right (*old: by CRC-32, an earlier build's record);
+ * NGX_AGAIN: fewer bytes than a header; NGX_DECLINED: a bad header
  */
 ngx_int_t ngx_http_remote_help_record_head(u_char *p, off_t left,
-    uint32_t *len);
+    uint32_t *len, ngx_uint_t *old);
 
-/* NGX_OK: the payload's checksum is right */
-ngx_int_t ngx_http_remote_help_record_check(u_char *p, uint32_t len);
+/* NGX_OK: the payload's checksum is right (old: by CRC-32) */
+ngx_int_t ngx_http_remote_help_record_check(u_char *p, uint32_t len,
+    ngx_uint_t old);
 
 /*
  * A payload of len bytes (checked) into rec, whose key, JSON and spans

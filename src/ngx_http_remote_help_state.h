@@ -21,8 +21,11 @@
 
 /* the file's header: magic, version, byte order mark */
 #define NGX_HTTP_RH_STATE_MAGIC   "RHSTATE\n"
-#define NGX_HTTP_RH_STATE_VERSION 3
-/* the versions a start reads: 2 (records without times) and 3 */
+#define NGX_HTTP_RH_STATE_VERSION 4
+/*
+ * the versions a start reads: 2 (records without times), 3, and 4 (the
+ * records' checksums CRC-32C; an earlier file's CRC-32 records stay)
+ */
 #define NGX_HTTP_RH_STATE_OLDEST  2
 #define NGX_HTTP_RH_STATE_BOM     0x01020304
 #define NGX_HTTP_RH_STATE_HEADER  16

@@ -24,6 +24,8 @@ static ngx_int_t ngx_http_remote_help_state_check_dir(
 static ngx_int_t ngx_http_remote_help_state_replay(
     ngx_http_remote_help_zone_t *zone, u_char *start, off_t size,
     off_t *valid);
+static ngx_int_t ngx_http_remote_help_state_upgrade(
+    ngx_http_remote_help_zone_t *zone, ngx_fd_t fd, u_char *start);
 static ngx_int_t ngx_http_remote_help_state_apply(
     ngx_http_remote_help_zone_t *zone, ngx_pool_t *pool,
     ngx_rbtree_t *deleted, u_char *p, uint32_t len);
@@ -191,6 +193,10 @@ ngx_http_remote_help_state_load(ngx_http_remote_help_zone_t *zone,
         }
     }
 
+    if (rc == NGX_OK && !ngx_test_config) {
+        rc = ngx_http_remote_help_state_upgrade(zone, fd, start);
+    }
+
 done:
 
     if (start) {
@@ -266,6 +272,42 @@ ngx_http_remote_help_state_check_dir(ngx_http_remote_help_zone_t *zone)
 }
 
 
+/*
+ * A file of an earlier version, read: its header says version 4 from now
+ * on, so that the records of CRC-32C that this build appends are not
+ * read as damage by an earlier build, which refuses the file instead
+ * (its records stay as they are: this build reads both kinds)
+ */
+
+static ngx_int_t
+ngx_http_remote_help_state_upgrade(ngx_http_remote_help_zone_t *zone,
+    ngx_fd_t fd, u_char *start)
+{
+    uint32_t  version;
+
+    ngx_memcpy(&version, start + 8, 4);
+
+    if (version >= NGX_HTTP_RH_STATE_VERSION) {
+        return NGX_OK;
+    }
+
+    version = NGX_HTTP_RH_STATE_VERSION;
+
+    if (pwrite(fd, &version, 4, 8) != 4 || fsync(fd) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, zone->cycle->log, ngx_errno,
+                      "cannot write the header of state file \"%s\"",
+                      zone->state->path.data);
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, zone->cycle->log, 0,
+                  "state file \"%s\" is of version %uD now",
+                  zone->state->path.data, version);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
     u_char *start, off_t size, off_t *valid)
@@ -274,6 +316,7 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
     u_char                        *p;
     uint32_t                       len, bom, version;
     ngx_int_t                      rc;
+    ngx_uint_t                     old;
     ngx_pool_t                    *pool;
     const char                    *what;
     ngx_rbtree_t                   deleted;
@@ -313,7 +356,7 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
         p = start + off;
         left = size - off;
 
-        rc = ngx_http_remote_help_record_head(p, left, &len);
+        rc = ngx_http_remote_help_record_head(p, left, &len, &old);
 
         if (rc == NGX_AGAIN) {
             what = "a record header cut short";
@@ -340,7 +383,8 @@ ngx_http_remote_help_state_replay(ngx_http_remote_help_zone_t *zone,
             goto torn;
         }
 
-        if (ngx_http_remote_help_record_check(p + NGX_HTTP_RH_REC_HEAD, len)
+        if (ngx_http_remote_help_record_check(p + NGX_HTTP_RH_REC_HEAD, len,
+                                              old)
             != NGX_OK)
         {
 

@@ -36,6 +36,35 @@ sub zone {
     return "remote_help_zone zone=rh:$size state=$t->{state} $extra;";
 }
 
+# CRC-32C, as the records of version 4 carry it (reflected 0x82f63b78)
+my @crc32c = map {
+    my $c = $_;
+    $c = ($c & 1) ? (($c >> 1) ^ 0x82f63b78) : ($c >> 1) for 1 .. 8;
+    $c;
+} 0 .. 255;
+
+sub crc32c {
+    my $c = 0xffffffff;
+    $c = $crc32c[($c ^ $_) & 0xff] ^ ($c >> 8) for unpack 'C*', $_[0];
+    return $c ^ 0xffffffff;
+}
+
+# which checksum each record carries: 'c' (CRC-32C), 'z' (zlib's CRC-32)
+sub kinds {
+    my ($data) = @_;
+    my ($off, $kinds) = (16, '');
+    while ($off + 12 <= length $data) {
+        my ($len, $crc, $hcrc) = unpack('VVV', substr($data, $off, 12));
+        my $rec = substr($data, $off + 12, $len);
+        $kinds .= ($crc == crc32c($rec) && $hcrc == crc32c(pack 'VV', $len, $crc))
+            ? 'c'
+            : ($crc == crc32($rec) && $hcrc == crc32(pack 'VV', $len, $crc))
+            ? 'z' : '?';
+        $off += 12 + $len;
+    }
+    return $kinds;
+}
+
 # the state file's records: [offset, total length]
 sub records {
     my ($file) = @_;
@@ -423,13 +452,15 @@ SKIP: {
     $t->stop();
 }
 
-# --- a file of version 2 (records without times), as earlier builds wrote
-# it: made here from one of this build's by cutting the times out of each
-# record; it loads, takes new records, and compacts to version 3 -----------
+# --- a file of version 2 (records without times, CRC-32), as earlier
+# builds wrote it: made here from one of this build's by cutting the times
+# out of each record; it loads, its header says version 4 from then on,
+# it takes records of CRC-32C, and a file of both kinds loads -------------
 
 {
     my $t = server(workers => 1);
     $t->start();
+    ok(crc32c('123456789') == 0xe3069283, 'the test\'s CRC-32C');
     my %want = $t->fill($set, 30, 'v');
     is($t->delete("$set/v30")->{status}, 204, 'a deletion in the file too');
     delete $want{v30};
@@ -439,7 +470,8 @@ SKIP: {
     my $data = do { local $/; <$fh> };
     close $fh;
 
-    is(unpack('V', substr($data, 8, 4)), 3, 'this build writes version 3');
+    is(unpack('V', substr($data, 8, 4)), 4, 'this build writes version 4');
+    is(kinds($data), 'c' x 31, '... every record with its CRC-32C');
 
     my $old = substr($data, 0, 8) . pack('V', 2) . substr($data, 12, 4);
     my ($off, $n) = (16, 0);
@@ -465,15 +497,35 @@ SKIP: {
         'a version 2 file loads every object');
     is($t->get("$set/v30")->{status}, 404, 'and its deletion');
     is(count($t), 29, 'nothing else');
+    like($t->read_file('error.log'), qr/is of version 4 now/,
+        'its header is upgraded, said in the log');
 
     is($t->patch("$set/v1", { deviceName => 'new' })->{status}, 200,
         'a write appends a record of this version to it');
     $want{v1} = 'new';
     $t->stop();
+
+    open $fh, '<:raw', $t->{state} or die $!;
+    $data = do { local $/; <$fh> };
+    close $fh;
+    is(unpack('V', substr($data, 8, 4)), 4, 'the file says version 4');
+    is(kinds($data), ('z' x 31) . 'c',
+        'the old records with CRC-32, the new one with CRC-32C');
+
     $t->start();
     is($t->unreadable($set, 'deviceName', %want), 0,
-        'records of both versions in one file load');
+        'records of both versions and checksums in one file load');
     $t->stop();
+
+    # a record of CRC-32 whose payload is damaged is damage, as before
+    my $bad = $data;
+    substr($bad, 16 + 12 + 4, 1) ^= "\x01";
+    open $fh, '>:raw', $t->{state} or die $!;
+    print $fh $bad;
+    close $fh;
+    ok(!eval { $t->start(); 1 }, 'a damaged CRC-32 record stops the start');
+    like($t->read_file('error.log'), qr/a record with a bad checksum/,
+        '... naming it');
 }
 
 done_testing();
