@@ -32,8 +32,8 @@
 /*
  * The layout.  A header: the length of what follows it, the CRC-32C of
  * that, the CRC-32C of these eight bytes (both CRC-32 in a record of an
- * earlier build: which one its header's checksum tells).  A fixed part: op, set, the
- * number of spans, flags, key length, JSON length, and with
+ * earlier build: which one its header's checksum tells).  A fixed part:
+ * op, set, the number of spans, flags, key length, JSON length, and with
  * NGX_HTTP_RH_REC_TIMES the moment of the write and the object's
  * sessionExpirationDateTime (milliseconds since the epoch, 0: none; a
  * record of version 2 has no flags and no times).  Then the spans, the
