@@ -30,7 +30,8 @@ LDFLAGS_LD  := -Wl,-z,relro -Wl,-z,now -fPIC
 PACKAGES    := nginx nginx-dev libyajl-dev libhiredis-dev zlib1g-dev gcc make \
                libc6-dev perl curl
 TEST_PACKAGES := libjson-pp-perl clang libclang-rt-14-dev openssl gdb wrk \
-                 redis-server libnginx-mod-nchan nghttp2-client
+                 redis-server libnginx-mod-nchan nghttp2-client \
+                 libfuse3-dev fuse3 pkg-config
 VALGRIND_PACKAGES := valgrind
 BENCH_PACKAGES := wrk curl
 DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian
@@ -52,6 +53,8 @@ UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 FUZZ_BIN    := $(BUILD)/fuzz/fuzz_parse
 FUZZ_TOKEN  := $(BUILD)/fuzz/fuzz_token
 FUZZ_QUERY  := $(BUILD)/fuzz/fuzz_query
+# a file system whose fsync() fails on demand (t/35-sync-fails.t)
+FAILFS      := $(BUILD)/fuse/failfs
 FUZZ_TIME   ?= 600
 # the bounded pass that "make test" runs (t/20-fuzz.t)
 FUZZ_TEST_TIME ?= 30
@@ -116,6 +119,11 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/unit
 	$(CC) -g -O1 -Wall -Wextra -Werror -Isrc -o $@ $< $(PURE_SRC) -lyajl
 
+$(FAILFS): t/fuse/failfs.c
+	@mkdir -p $(BUILD)/fuse
+	$(CC) -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror -o $@ $< \
+	    $$(pkg-config --cflags --libs fuse3)
+
 $(FUZZ_BIN): t/fuzz/fuzz_parse.c $(PURE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< \
@@ -168,6 +176,7 @@ $(JS_DIR)/node_modules/.package-lock.json: t/js/package.json t/js/package-lock.j
 test: $(MODULE) $(UNIT_BIN)
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(FUZZ_TOKEN) $(FUZZ_QUERY)
+	@$(MAKE) --no-print-directory $(FAILFS)
 	@$(MAKE) --no-print-directory js-deps
 	@$(MAKE) --no-print-directory $(DEFER_MODULE)
 	RH_MODULE=$(DEFER_MODULE) prove $(PROVE_FLAGS) $(DEFER_TESTS)

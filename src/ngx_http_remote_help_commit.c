@@ -396,7 +396,7 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
         ngx_http_remote_help_store_finished(c->zone);
     }
 
-    if (rc == NGX_OK) {
+    if (rc == NGX_OK || rc == NGX_HTTP_RH_NOSTATE) {
         /* in the file: nothing will be undone */
 
         for (i = 0; i < n; i++) {
@@ -430,12 +430,19 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
         for (i = 0; i < 2; i++) {
             if (c->next[i] != NGX_INVALID_FILE) {
                 if (fdatasync(c->next[i]) == -1) {
+                    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                                  "fdatasync(\"%s\") failed",
+                                  c->zone->state->path.data);
                     rc = NGX_HTTP_RH_NOSTATE;
                 }
 
                 (void) close(c->next[i]);
                 c->next[i] = NGX_INVALID_FILE;
             }
+        }
+
+        if (rc == NGX_HTTP_RH_NOSTATE) {
+            ngx_http_remote_help_state_break(c->zone);
         }
     }
 #endif
@@ -632,8 +639,10 @@ ngx_http_remote_help_commit_synced(ngx_event_t *ev)
     err = c->err;
 
     if (err) {
+        /* in the file, perhaps not on the disk: it cannot be undone */
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
                       "fdatasync(\"%s\") failed", c->zone->state->path.data);
+        ngx_http_remote_help_state_break(c->zone);
     }
 
     w = c->syncing.op;

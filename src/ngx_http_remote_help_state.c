@@ -571,11 +571,18 @@ done:
         if ((wrote & 1) && fdatasync(st->fd) == -1) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                           "fdatasync(\"%s\") failed", st->path.data);
+            rc = NGX_HTTP_RH_NOSTATE;
         }
 
         if ((wrote & 2) && fdatasync(st->tmp_fd) == -1) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                           "fdatasync(\"%s\") failed", st->tmp.data);
+            rc = NGX_HTTP_RH_NOSTATE;
+        }
+
+        if (rc == NGX_HTTP_RH_NOSTATE) {
+            /* in the file, perhaps not on the disk: it cannot be undone */
+            ngx_http_remote_help_state_break(zone);
         }
     }
 

@@ -111,8 +111,10 @@ ngx_int_t ngx_http_remote_help_state_append(
     uint64_t seq);
 
 /*
- * sealed records (one or a batch) appended; NGX_ERROR: the file failed;
- * sync: NULL, or where the files to fdatasync() are given back
+ * sealed records (one or a batch) appended; NGX_ERROR: the file failed
+ * (nothing of them is in it); NGX_HTTP_RH_NOSTATE: they are, but their
+ * fdatasync() failed (the zone takes no more writes); sync: NULL, or
+ * where the files to fdatasync() are given back
  */
 ngx_int_t ngx_http_remote_help_state_write_records(
     ngx_http_remote_help_zone_t *zone, struct iovec *iov, int niov,

@@ -223,7 +223,7 @@ ngx_http_remote_help_zone_append(ngx_http_remote_help_zone_t *zone,
 
     ngx_http_remote_help_store_finished(zone);
 
-    if (rc == NGX_OK) {
+    if (rc == NGX_OK || rc == NGX_HTTP_RH_NOSTATE) {
         if (undo) {
             ngx_free(undo);
         }
