@@ -264,18 +264,35 @@ fi
 echo "# object: ${#OBJECT} bytes of JSON; POST body: $(( ${#CREATED} )) bytes"
 echo
 
-declare -A RPS P99 BAD
+declare -A RPS P99 BAD CPU
 
 # --- the workloads ---------------------------------------------------------
 
-printf '| workload | target | median req/s | median p99 (ms) | runs req/s |\n'
-printf '|---|---|---|---|---|\n'
+# cpu_ticks PID...: utime + stime of the processes and their children
+cpu_ticks() {
+    local s=0 p c f
+    for p in "$@"; do
+        for c in "$p" $(pgrep -P "$p"); do
+            read -r -a f < "/proc/$c/stat" 2>/dev/null || continue
+            s=$((s + f[13] + f[14]))
+        done
+    done
+    echo "$s"
+}
+
+
+# nginx's CPU per request (master and workers, utime + stime over the run)
+# is reported beside req/s: steadier on a machine whose other load moves
+# the rates by a third between rounds
+printf '| workload | target | median req/s | median p99 (ms) | CPU us/req | runs req/s |\n'
+printf '|---|---|---|---|---|---|\n'
+HZ=$(getconf CLK_TCK)
 
 SUMMARY=""
 
 for wl in $WORKLOADS; do
-    for t in "${TARGETS[@]}"; do RPS[$t]=""; P99[$t]=""; BAD[$t]=0; done
-    declare -A R=()
+    for t in "${TARGETS[@]}"; do RPS[$t]=""; P99[$t]=""; CPU[$t]=""; BAD[$t]=0; done
+    declare -A R=() U=()
 
     for t in "${TARGETS[@]}"; do wrk_run "$t" "$wl" 1 >/dev/null; done  # warm-up
 
@@ -290,8 +307,12 @@ for wl in $WORKLOADS; do
                 stop "$t"; rm -f "$RUN/$t/data/"*; start "$t"
                 wrk_run "$t" post 1 >/dev/null
             fi
+            tp=$(cat "$RUN/$t/nginx.pid" 2>/dev/null)
+            c0=$(cpu_ticks $tp)
             read -r rps non2xx p99 < <(wrk_run "$t" "$wl" "$DURATION")
-            RPS[$t]+=" $rps"; P99[$t]+=" $p99"
+            c1=$(cpu_ticks $tp)
+            U[$t,$r]=$(awk -v c=$((c1 - c0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz / (r * d) * 1e6 }')
+            RPS[$t]+=" $rps"; P99[$t]+=" $p99"; CPU[$t]+=" ${U[$t,$r]}"
             R[$t,$r]=$rps
             [[ $non2xx == 0 ]] || BAD[$t]=$((BAD[$t] + non2xx))
         done
@@ -309,31 +330,35 @@ for wl in $WORKLOADS; do
         [[ -n ${RPS[$t]} ]] || continue
         flag=""
         [[ ${BAD[$t]} == 0 ]] || flag=" !! ${BAD[$t]} non-2xx"
-        printf '| %s | %s | %.0f | %.2f | %s%s |\n' "$wl" "$t" \
+        printf '| %s | %s | %.0f | %.2f | %s | %s%s |\n' "$wl" "$t" \
             "$(median <<<"${RPS[$t]}")" \
             "$(awk -v u="$(median <<<"${P99[$t]}")" 'BEGIN{print u/1000}')" \
+            "$(median <<<"${CPU[$t]}")" \
             "$(sed 's/^ //; s/\.[0-9]*//g' <<<"${RPS[$t]}")" "$flag"
     done
 
     for other in "${TARGETS[@]:1}"; do
         [[ -n ${RPS[$other]} ]] || continue
-        rs=""
+        rs="" us=""
         for ((r = 1; r <= ROUNDS; r++)); do
             if [[ $other == state || $other == sync || $other == life ]]; then
                 rs+=" $(ratio "${R[$other,$r]}" "${R[module,$r]}")"
+                # requests per CPU second, the target's over the module's
+                us+=" $(ratio "${U[module,$r]}" "${U[$other,$r]}")"
             else
                 rs+=" $(ratio "${R[module,$r]}" "${R[$other,$r]}")"
+                us+=" $(ratio "${U[$other,$r]}" "${U[module,$r]}")"
             fi
         done
         name="module/$other"
         [[ $other == state || $other == sync || $other == life ]] \
             && name="$other/module"
-        SUMMARY+="| $wl | $name | $(median <<<"$rs") |$rs |"$'\n'
+        SUMMARY+="| $wl | $name | $(median <<<"$rs") |$rs | $(median <<<"$us") |"$'\n'
     done
 done
 
 echo
-printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\n%s' "$SUMMARY"
+printf '| workload | ratio | median of rounds | each round | by CPU per request (median of rounds) |\n|---|---|---|---|---|\n%s' "$SUMMARY"
 
 # --- jwt: GET with verified tokens against bearer ----------------------------
 
@@ -384,18 +409,6 @@ if [[ $JWT == 1 ]]; then
 fi
 
 # --- fleet: the Redis backend against the zone, and the Node.js peer ------
-
-# cpu_ticks PID...: utime + stime of the processes and their children
-cpu_ticks() {
-    local s=0 p c f
-    for p in "$@"; do
-        for c in "$p" $(pgrep -P "$p"); do
-            read -r -a f < "/proc/$c/stat" 2>/dev/null || continue
-            s=$((s + f[13] + f[14]))
-        done
-    done
-    echo "$s"
-}
 
 if [[ $FLEET == 1 ]] && ! command -v redis-server >/dev/null; then
     echo "# fleet: redis-server is not installed (apt-get install redis-server): left out"
