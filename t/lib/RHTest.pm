@@ -199,6 +199,7 @@ sub start {
         }
 
         if ($self->listening()) {
+            $self->pools_ready();
             return $self;
         }
 
@@ -207,6 +208,38 @@ sub start {
 
     $self->stop();
     die "nginx did not listen on port $self->{port}";
+}
+
+# Under valgrind, a worker of a zone with state= starts nginx's thread
+# pool "default" (32 threads unless a thread_pool directive says) before
+# it serves, and that takes seconds: waits, a minute at most, until every
+# worker the configuration asks for has them all.  Without valgrind it
+# is done before the workers accept.
+sub pools_ready {
+    my ($self) = @_;
+    return 1 unless @WRAPPER;
+
+    my $conf = $self->read_file('nginx.conf');
+    return 1 unless $conf =~ /\bstate=/;
+
+    my ($n) = $conf =~ /^\s*worker_processes\s+(\d+)/m;
+    my ($threads) = $conf =~ /^\s*thread_pool\s+default\s+threads=(\d+)/m;
+    $n //= 1;
+    $threads //= 32;
+
+    my $deadline = time() + 60;
+
+    while (time() < $deadline) {
+        my @w = $self->workers();
+        my $ready = grep {
+            my @tasks = glob "/proc/$_/task/*";
+            @tasks > $threads;
+        } @w;
+        return 1 if @w >= $n && $ready >= $n;
+        sleep 0.05;
+    }
+
+    return 0;
 }
 
 # polls GET $path until $n answers in a row come back (every worker
@@ -305,7 +338,7 @@ sub reload {
     while (time() < $deadline) {
         my @now = $self->workers();
         if (@now && !grep { $old{$_} } @now) {
-            return 1;
+            return $self->pools_ready() || 1;
         }
         sleep 0.02;
     }
