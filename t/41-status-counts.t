@@ -146,7 +146,7 @@ diag("answered: " . join(', ', map { "$_: $sum{$_}" } sort keys %sum));
 # sent: under valgrind a slow (old) worker may count the last ones a
 # moment after the client read them; polled until they are all in
 my $after;
-my $deadline = time() + 10;
+$deadline = time() + 10;
 while (1) {
     $after = requests();
     last if time() > $deadline
