@@ -186,7 +186,8 @@ test: $(MODULE) $(UNIT_BIN)
 # what goes through the storage interface, each answer a turn later
 DEFER_TESTS := t/02-reference.t t/03-crud.t t/04-list.t t/05-workers.t \
                t/10-errors.t t/11-zone-full.t t/13-keys.t t/17-query.t \
-               t/18-http2.t t/30-state.t t/34-disk-full.t t/41-status-counts.t \
+               t/18-http2.t t/30-state.t t/34-disk-full.t t/35-sync-fails.t \
+               t/41-status-counts.t \
                t/51-gateway.t
 test-defer: $(DEFER_MODULE)
 	@$(MAKE) --no-print-directory test-deps
