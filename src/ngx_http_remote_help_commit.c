@@ -286,6 +286,32 @@ ngx_http_remote_help_commit_exit(ngx_array_t *zones)
                 c->next[k] = NGX_INVALID_FILE;
             }
         }
+
+        /*
+         * the pool's threads are gone by now (its module exits first):
+         * what this worker kept for its batches goes with it
+         */
+
+        if (c->buf) {
+            ngx_free(c->buf);
+        }
+
+        if (c->written.op) {
+            ngx_free(c->written.op);
+        }
+
+        if (c->syncing.op) {
+            ngx_free(c->syncing.op);
+        }
+
+#if (NGX_THREADS)
+        if (c->task) {
+            ngx_free(c->task);
+        }
+#endif
+
+        ngx_free(c);
+        zone[i]->state->commit = NULL;
     }
 }
 

@@ -1259,6 +1259,14 @@ ngx_http_remote_help_state_close(ngx_http_remote_help_zone_t *zone,
         st->buf_size = 0;
     }
 
+#if (NGX_THREADS)
+    if (st->task) {
+        /* the pool's threads are gone by now (its module exits first) */
+        ngx_free(st->task);
+        st->task = NULL;
+    }
+#endif
+
     return NGX_OK;
 }
 
