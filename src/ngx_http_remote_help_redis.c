@@ -1291,7 +1291,7 @@ ngx_http_remote_help_redis_free(ngx_http_remote_help_redis_call_t *call)
     }
 
     if (call->cmd) {
-        redisFreeCommand(call->cmd);
+        redisFreeSdsCommand(call->cmd);
     }
 
     ngx_free(call);

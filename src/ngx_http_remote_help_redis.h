@@ -75,7 +75,7 @@ struct ngx_http_remote_help_redis_call_s {
     ngx_http_remote_help_redis_reply_pt  handler;
     ngx_event_t                    timer;
     ngx_queue_t                    queue;       /* until connected */
-    char                          *cmd;         /* as made, for a resend */
+    sds                            cmd;         /* as made, for a resend */
     int                            len;
     int64_t                        deadline;    /* our clock, ms */
     ngx_atomic_uint_t              inval;       /* the backend's count of

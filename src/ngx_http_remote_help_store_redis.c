@@ -561,14 +561,23 @@ ngx_http_remote_help_redis_format(ngx_http_remote_help_redis_call_t *call,
     int argc, const char **argv, size_t *lens)
 {
     int  len;
+    sds  cmd;
 
-    len = redisFormatCommandArgv(&call->cmd, argc, argv, lens);
+    /*
+     * hiredis's sds formatter: its own number formatting, where
+     * redisFormatCommandArgv() calls sprintf() for each argument's length
+     * (3.2 % of the workers' CPU under a PATCH load with backend=)
+     */
 
-    if (len < 0) {
+    cmd = NULL;
+    len = redisFormatSdsCommandArgv(&cmd, argc, argv, lens);
+
+    if (len < 0 || cmd == NULL) {
         call->cmd = NULL;
         return NGX_ERROR;
     }
 
+    call->cmd = cmd;
     call->len = len;
 
     return NGX_OK;
