@@ -390,13 +390,24 @@ sub crash {
     return 0;
 }
 
-# a process that exists and is not a zombie
+# a process that exists and is not a zombie: of its threads (a worker's
+# thread pool) one that is not; a killed process's leader is a zombie
+# before its other threads are gone, and they hold its files (the
+# listening sockets) until the last one is
 sub alive {
     my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $line = <$fh> // '';
-    close $fh;
-    return $line =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 ne 'Z';
+    my @tasks = glob "/proc/$pid/task/*";
+    @tasks = ("/proc/$pid") unless @tasks;
+
+    for my $task (@tasks) {
+        open my $fh, '<', "$task/stat" or next;
+        my $line = <$fh> // '';
+        close $fh;
+        return 1 if $line =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 ne 'Z'
+            && $1 ne 'X';
+    }
+
+    return 0;
 }
 
 sub DESTROY {
