@@ -143,18 +143,31 @@ sub body_of { json_decode($_[0]{body}) }
 
     failing($flag, 1);
 
-    # updates until a compaction starts, and fails at its fsync()
-    my $abandoned = 0;
-    for my $round (1 .. 200) {
-        for my $i (1 .. 20) {
-            $t->patch("$set/c$i", { acsHelperUserToken => "r$round" })
-                ->{status} == 200 or die "c$i round $round";
-            $want{"c$i"} = "r$round";
+    # rounds of updates of every object (at most $rounds) until the log
+    # matches $re; the values "TAG<round>" kept in %want
+    my $update_until = sub {
+        my ($tag, $rounds, $re) = @_;
+        for my $round (1 .. $rounds) {
+            for my $i (1 .. 20) {
+                $t->patch("$set/c$i", { acsHelperUserToken => "$tag$round" })
+                    ->{status} == 200 or die "c$i round $round";
+                $want{"c$i"} = "$tag$round";
+            }
+            return 1 if $t->read_file('error.log') =~ $re;
         }
-        last if $abandoned = $t->read_file('error.log')
-            =~ /fsync\(".*rh\.state\.tmp"\) failed, compaction abandoned/;
-    }
-    ok($abandoned, 'a compaction whose fsync() failed is abandoned');
+        return 0;
+    };
+    my $unlike_want = sub {
+        scalar grep {
+            (body_of($t->get("$set/$_"))->{acsHelperUserToken} // '')
+                ne $want{$_}
+        } sort keys %want;
+    };
+
+    # updates until a compaction starts, and fails at its fsync()
+    ok($update_until->('r', 200,
+        qr/fsync\(".*rh\.state\.tmp"\) failed, compaction abandoned/),
+       'a compaction whose fsync() failed is abandoned');
     ok(!-e "$state.tmp", '... its PATH.tmp is gone');
     unlike($t->read_file('error.log'), qr/compacted to/,
            '... PATH was not replaced');
@@ -162,30 +175,13 @@ sub body_of { json_decode($_[0]{body}) }
     failing($flag, 0);
 
     # the file grows by half before the next try
-    my $compacted = 0;
-    for my $round (1 .. 400) {
-        for my $i (1 .. 20) {
-            $t->patch("$set/c$i", { acsHelperUserToken => "s$round" })
-                ->{status} == 200 or die "c$i round $round";
-            $want{"c$i"} = "s$round";
-        }
-        last if $compacted = $t->read_file('error.log') =~ /compacted to/;
-    }
-    ok($compacted, 'the disk confirms again: the next compaction succeeds');
-
-    my $bad = grep {
-        (body_of($t->get("$set/$_"))->{acsHelperUserToken} // '')
-            ne $want{$_}
-    } sort keys %want;
-    is($bad, 0, 'every object as last written');
+    ok($update_until->('s', 400, qr/compacted to/),
+       'the disk confirms again: the next compaction succeeds');
+    is($unlike_want->(), 0, 'every object as last written');
 
     $t->stop();
     $t->start();
-    $bad = grep {
-        (body_of($t->get("$set/$_"))->{acsHelperUserToken} // '')
-            ne $want{$_}
-    } sort keys %want;
-    is($bad, 0, 'restarted: every object as last written');
+    is($unlike_want->(), 0, 'restarted: every object as last written');
     $t->stop();
 }
 
