@@ -79,7 +79,10 @@ static ngx_int_t ngx_http_remote_help_commit_add(
     ngx_http_remote_help_waiters_t *l, ngx_http_remote_help_op_t **w,
     ngx_uint_t n);
 static void ngx_http_remote_help_commit_fds(ngx_fd_t *to, ngx_fd_t *from);
+static ngx_err_t ngx_http_remote_help_commit_sync_files(ngx_fd_t *fds);
 #if (NGX_THREADS)
+static void ngx_http_remote_help_commit_unsynced(
+    ngx_http_remote_help_commit_t *c, ngx_err_t err);
 static void ngx_http_remote_help_commit_sync_start(
     ngx_http_remote_help_commit_t *c);
 static void ngx_http_remote_help_commit_sync_thread(void *data,
@@ -254,7 +257,7 @@ ngx_http_remote_help_commit_flush(ngx_http_remote_help_zone_t *zone)
 void
 ngx_http_remote_help_commit_exit(ngx_array_t *zones)
 {
-    ngx_uint_t                      i, k;
+    ngx_uint_t                      i;
     ngx_http_remote_help_zone_t   **zone;
     ngx_http_remote_help_commit_t  *c;
 
@@ -279,13 +282,7 @@ ngx_http_remote_help_commit_exit(ngx_array_t *zones)
 
         ngx_http_remote_help_commit_flush(zone[i]);
 
-        for (k = 0; k < 2; k++) {
-            if (c->next[k] != NGX_INVALID_FILE) {
-                (void) fdatasync(c->next[k]);
-                (void) close(c->next[k]);
-                c->next[k] = NGX_INVALID_FILE;
-            }
-        }
+        (void) ngx_http_remote_help_commit_sync_files(c->next);
 
         /*
          * the pool's threads are gone by now (its module exits first):
@@ -374,6 +371,9 @@ ngx_http_remote_help_commit_get(ngx_http_remote_help_zone_t *zone)
 static void
 ngx_http_remote_help_commit_handler(ngx_event_t *ev)
 {
+#if (NGX_THREADS)
+    ngx_err_t                       err;
+#endif
     ngx_int_t                       rc;
     ngx_uint_t                      i, n;
     ngx_fd_t                        fds[2], *sync;
@@ -453,28 +453,63 @@ ngx_http_remote_help_commit_handler(ngx_event_t *ev)
 
         /* no memory to wait: synced here, as without threads */
 
-        for (i = 0; i < 2; i++) {
-            if (c->next[i] != NGX_INVALID_FILE) {
-                if (fdatasync(c->next[i]) == -1) {
-                    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                                  "fdatasync(\"%s\") failed",
-                                  c->zone->state->path.data);
-                    rc = NGX_HTTP_RH_NOSTATE;
-                }
+        err = ngx_http_remote_help_commit_sync_files(c->next);
 
-                (void) close(c->next[i]);
-                c->next[i] = NGX_INVALID_FILE;
-            }
-        }
-
-        if (rc == NGX_HTTP_RH_NOSTATE) {
-            ngx_http_remote_help_state_break(c->zone);
+        if (err) {
+            ngx_http_remote_help_commit_unsynced(c, err);
+            rc = NGX_HTTP_RH_NOSTATE;
         }
     }
 #endif
 
     ngx_http_remote_help_commit_answer(c, w, n, rc);
 }
+
+
+/*
+ * fdatasync() of the files in fds[0] and fds[1] (-1: none), each closed
+ * after it: 0, or the error of the last that failed.  No nginx call: a
+ * thread of the pool runs it too.
+ */
+
+static ngx_err_t
+ngx_http_remote_help_commit_sync_files(ngx_fd_t *fds)
+{
+    ngx_err_t   err;
+    ngx_uint_t  i;
+
+    err = 0;
+
+    for (i = 0; i < 2; i++) {
+        if (fds[i] != NGX_INVALID_FILE) {
+            if (fdatasync(fds[i]) == -1) {
+                err = ngx_errno;
+            }
+
+            (void) close(fds[i]);
+            fds[i] = NGX_INVALID_FILE;
+        }
+    }
+
+    return err;
+}
+
+
+#if (NGX_THREADS)
+
+/* a batch in the file, perhaps not on the disk: it cannot be undone */
+
+static void
+ngx_http_remote_help_commit_unsynced(ngx_http_remote_help_commit_t *c,
+    ngx_err_t err)
+{
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
+                  "fdatasync(\"%s\") failed", c->zone->state->path.data);
+
+    ngx_http_remote_help_state_break(c->zone);
+}
+
+#endif
 
 
 ngx_int_t
@@ -635,18 +670,7 @@ ngx_http_remote_help_commit_sync_thread(void *data, ngx_log_t *log)
 {
     ngx_http_remote_help_commit_t *c = data;
 
-    ngx_uint_t  i;
-
-    for (i = 0; i < 2; i++) {
-        if (c->fds[i] != NGX_INVALID_FILE) {
-            if (fdatasync(c->fds[i]) == -1) {
-                c->err = ngx_errno;
-            }
-
-            (void) close(c->fds[i]);
-            c->fds[i] = NGX_INVALID_FILE;
-        }
-    }
+    c->err = ngx_http_remote_help_commit_sync_files(c->fds);
 }
 
 
@@ -665,10 +689,7 @@ ngx_http_remote_help_commit_synced(ngx_event_t *ev)
     err = c->err;
 
     if (err) {
-        /* in the file, perhaps not on the disk: it cannot be undone */
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
-                      "fdatasync(\"%s\") failed", c->zone->state->path.data);
-        ngx_http_remote_help_state_break(c->zone);
+        ngx_http_remote_help_commit_unsynced(c, err);
     }
 
     w = c->syncing.op;
