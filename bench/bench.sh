@@ -456,6 +456,17 @@ if [[ $FLEET == 1 ]]; then
             echo "# the Node.js peer did not start: left out ($(tail -1 "$RUN/peers/node.err"))"
         fi
     fi
+    # empty_store TARGET: the module restarted with an empty zone; a
+    # Redis (the fleet's, the peer's) flushed, its gateway's copies with
+    # it (tracking tells the listener to drop them all)
+    empty_store() {
+        case $1 in
+            module) stop module; rm -f "$RUN/module/data/"*; start module;;
+            fleet-*) redis-cli -p "${RPORT[${1#fleet-}]}" flushall >/dev/null;;
+            node) redis-cli -p "$(cat "$RUN/peers/node/redis.port")" \
+                      flushall >/dev/null;;
+        esac
+    }
     pidof_target() {
         case $1 in
             node) cat "$RUN/peers/node/node.pid";;
@@ -481,13 +492,15 @@ if [[ $FLEET == 1 ]]; then
                     node) rp=$(cat "$RUN/peers/node/redis.pid");;
                     *) rp="";;
                 esac
-                if [[ $wl == post && $t == module ]]; then
-                    # its zone is its store: emptied for each POST run,
-                    # as in the workloads above (five rounds fill it, and
-                    # its 507s would count as requests)
-                    stop module; rm -f "$RUN/module/data/"*; start module
-                    wrk_run module post 1 >/dev/null
-                    tp=$(pidof_target module)
+                if [[ $wl == post ]]; then
+                    # every target's store is emptied for each POST run,
+                    # then warmed for a second: each run starts from the
+                    # same objects (the module's zone is its store, which
+                    # five rounds fill; a Redis that kept every round's
+                    # objects would hold more for the faster target)
+                    empty_store "$t"
+                    wrk_run "$t" post 1 >/dev/null
+                    tp=$(pidof_target "$t")
                 fi
                 c0=$(cpu_ticks "$tp"); q0=$(cpu_ticks $rp)
                 read -r rps non2xx _ < <(wrk_run "$t" "$wl" "$DURATION")
@@ -500,9 +513,8 @@ if [[ $FLEET == 1 ]]; then
             done
         done
         if [[ $wl == post ]]; then
-            # the keys the other workloads read, in the emptied zone
-            stop module; rm -f "$RUN/module/data/"*; start module
-            load module "$KEYS"
+            # the keys the other workloads read, in the emptied stores
+            for t in "${FT[@]}"; do empty_store "$t"; load "$t" "$KEYS"; done
         fi
         for t in "${FT[@]}"; do
             redis_us=$(median <<<"${FRC[$t]}")
