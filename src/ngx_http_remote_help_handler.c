@@ -291,6 +291,7 @@ ngx_http_remote_help_write(ngx_http_request_t *r,
 
     ngx_http_remote_help_op_init(&ctx->op, r, ctx, &ctx->key);
     ctx->op.update = 1;
+    ctx->op.exact = ctx->exact;
 
     rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
 
@@ -338,6 +339,15 @@ ngx_http_remote_help_write_read(ngx_http_request_t *r,
             && !ngx_http_remote_help_etag_match(r->headers_in.if_match,
                                                 rd->seq))
         {
+            if (rd->copy) {
+                /*
+                 * a copy may not have the version the client was given
+                 * by another gateway a moment ago: the truth decides
+                 */
+                ctx->exact = 1;
+                return ngx_http_remote_help_write(r, ctx);
+            }
+
             return ngx_http_remote_help_precondition_failed(r, ctx);
         }
 
@@ -660,6 +670,7 @@ ngx_http_remote_help_item(ngx_http_request_t *r,
         }
 
         ctx->op.update = 1;
+        ctx->op.exact = ctx->exact;
 
         rc = ngx_http_rh_storage(backend)->get(backend, &ctx->op);
 
@@ -694,6 +705,12 @@ ngx_http_remote_help_delete_read(ngx_http_request_t *r,
     if (!ngx_http_remote_help_etag_match(r->headers_in.if_match,
                                          ctx->op.seq))
     {
+        if (ctx->op.copy) {
+            /* as for a PATCH: read where the objects are kept */
+            ctx->exact = 1;
+            return ngx_http_remote_help_item(r, ctx);
+        }
+
         return ngx_http_remote_help_precondition_failed(r, ctx);
     }
 

@@ -119,6 +119,7 @@ struct ngx_http_remote_help_ctx_s {
     unsigned                      replaced:1;
     unsigned                      top_given:1;
     unsigned                      cleanup:1;    /* cancel registered */
+    unsigned                      exact:1;      /* If-Match: no copy */
 };
 
 

@@ -98,6 +98,15 @@ struct ngx_http_remote_help_op_s {
 
     /* get: the object is read to be updated (a cache need not keep it) */
     unsigned                      update:1;
+
+    /*
+     * get: in, exact: what is read decides a precondition (If-Match), so
+     * it comes from where the objects are kept, never from a copy; out,
+     * copy: it came from a copy, which may be behind the truth by the
+     * cache's lag (a precondition it fails is read again, exact)
+     */
+    unsigned                      exact:1;
+    unsigned                      copy:1;
     unsigned                      count:1;
     unsigned                      tally:1;
 

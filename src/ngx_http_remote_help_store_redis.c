@@ -453,10 +453,11 @@ ngx_http_remote_help_redis_get(void *backend, ngx_http_remote_help_op_t *op)
 
     rz = zone->redis;
 
-    if (rz->cache && ngx_http_remote_help_redis_fresh(rz)) {
+    if (rz->cache && !op->exact && ngx_http_remote_help_redis_fresh(rz)) {
 
         if (ngx_http_remote_help_store_get(zone, op) == NGX_OK) {
             ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_HITS);
+            op->copy = 1;
             return NGX_OK;
         }
 
