@@ -500,7 +500,9 @@ ngx_http_remote_help_store_get(ngx_http_remote_help_zone_t *zone,
 
     /* one comparison: an object without a lifetime goes at no moment */
 
-    if (n == NULL || n->death <= (ngx_rbtree_key_t) ngx_http_rh_now()) {
+    if (n == NULL || n->death <= (ngx_rbtree_key_t) ngx_http_rh_now()
+        || ((n->flags & NGX_HTTP_RH_HINT) && !op->update))
+    {
         rc = NGX_HTTP_RH_MISSING;
         goto done;
     }
@@ -559,6 +561,68 @@ ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
         (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0, 0,
                                                  &written, NULL);
     }
+}
+
+
+void
+ngx_http_remote_help_store_invalidate(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes)
+{
+    uint32_t                      hash;
+    uint64_t                      written;
+    ngx_uint_t                    has, spare;
+    ngx_http_remote_help_node_t  *n;
+
+    hash = ngx_murmur_hash2(key->data, key->len);
+    spare = 0;
+
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        (void) ngx_atomic_fetch_add(changes, 1);
+        has = 1;
+
+    } else {
+        (void) ngx_atomic_fetch_add(changes, 1);
+        n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
+        has = (n != NULL);
+        spare = (n && (n->flags & (NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))
+                      == NGX_HTTP_RH_HINT);
+        ngx_http_remote_help_store_runlock(zone);
+    }
+
+    if (spare && ngx_http_remote_help_write_lock(zone) == NGX_OK) {
+        n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
+
+        if (n && (n->flags & (NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))
+                 == NGX_HTTP_RH_HINT)
+        {
+            n->flags |= NGX_HTTP_RH_SPENT;
+            has = 0;
+        }
+
+        ngx_http_remote_help_wunlock(&zone->sh->lock);
+    }
+
+    if (has) {
+        (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0, 0,
+                                                 &written, NULL);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_remote_help_store_roomy(ngx_http_remote_help_zone_t *zone)
+{
+    size_t  free;
+
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        return 0;
+    }
+
+    free = ngx_http_remote_help_store_free_locked(zone);
+
+    ngx_http_remote_help_store_runlock(zone);
+
+    return free > zone->shm_zone->shm.size / 2;
 }
 
 
@@ -838,7 +902,7 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     uint64_t                       seq;
     ngx_int_t                      rc;
     ngx_str_t                     *key, *json;
-    ngx_uint_t                     set, nprops, life;
+    ngx_uint_t                     set, nprops, life, hint;
     ngx_rbtree_key_t               next, death;
     ngx_http_remote_help_life_t   *l;
     ngx_http_remote_help_sh_t     *sh;
@@ -850,6 +914,13 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     json = &rec->json;
     seq = rec->seq;
     now = ngx_http_rh_now();
+
+    hint = 0;
+
+    if ((seq & NGX_HTTP_RH_REPLAY) && (seq & NGX_HTTP_RH_HINTED)) {
+        hint = NGX_HTTP_RH_HINT;
+        seq &= ~NGX_HTTP_RH_HINTED;
+    }
     hash = ngx_murmur_hash2(key->data, key->len);
     nprops = ngx_rh_sets[set].nprops;
 
@@ -982,6 +1053,8 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     n->set = (u_char) set;
     n->nprops = (u_char) nprops;
     n->death = death;
+    n->flags = (u_char) ((n->flags & ~(NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))
+                         | hint);
 
     ngx_memcpy(ngx_http_rh_spans(n), rec->spans, 8 * nprops);
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);

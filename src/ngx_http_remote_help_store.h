@@ -187,6 +187,10 @@ typedef struct {
 
 #define NGX_HTTP_RH_LIFE          0x01
 #define NGX_HTTP_RH_QUEUED        0x02
+/* a cache's hint (store_put's NGX_HTTP_RH_HINTED): never a GET's answer */
+#define NGX_HTTP_RH_HINT          0x04
+/* a hint whose own change has been heard of (store_invalidate) */
+#define NGX_HTTP_RH_SPENT         0x08
 
 
 #define ngx_http_rh_spans(n)    ((uint32_t *) (n)->data)
@@ -217,6 +221,13 @@ typedef struct {
  * what is there is later
  */
 #define NGX_HTTP_RH_REPLAY        ((uint64_t) 1 << 63)
+
+/*
+ * with NGX_HTTP_RH_REPLAY, for a cache: the version is a hint, the one
+ * this gateway wrote last, which an update may be made from (its write
+ * is refused if another came since) and a plain read never answers
+ */
+#define NGX_HTTP_RH_HINTED        ((uint64_t) 1 << 62)
 
 /* what a write into a full zone sweeps before it gives up */
 #define NGX_HTTP_RH_SWEEP_FULL    64
@@ -330,6 +341,18 @@ ngx_int_t ngx_http_remote_help_store_put_guarded(
     ngx_atomic_t *changes, ngx_atomic_uint_t seen);
 void ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes);
+
+/*
+ * For a cache, a change of the key heard of: a copy is forgotten; a
+ * hint is kept the first time (the change of the write it was made
+ * from, which is heard of too) and forgotten the next
+ */
+void ngx_http_remote_help_store_invalidate(
+    ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
+    ngx_atomic_t *changes);
+
+/* more than half the zone is free */
+ngx_uint_t ngx_http_remote_help_store_roomy(ngx_http_remote_help_zone_t *zone);
 
 /*
  * Lifetimes: removes up to max objects whose moment has come; *next:

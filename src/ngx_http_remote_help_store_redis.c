@@ -264,6 +264,9 @@ static void ngx_http_remote_help_redis_keep(
     ngx_http_remote_help_redis_zone_t *rz,
     ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
     int64_t death);
+static void ngx_http_remote_help_redis_hint(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_http_remote_help_op_t *op,
+    int64_t death);
 static void ngx_http_remote_help_redis_drop(
     ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t set, ngx_str_t *key);
 static void ngx_http_remote_help_redis_invalidate(void *data, u_char *key,
@@ -453,7 +456,14 @@ ngx_http_remote_help_redis_get(void *backend, ngx_http_remote_help_op_t *op)
 
     rz = zone->redis;
 
-    if (rz->cache && !op->exact && ngx_http_remote_help_redis_fresh(rz)) {
+    /*
+     * a PATCH's read may be behind (a hint, or a copy whose change is not
+     * heard of yet): the update script refuses a write made from it
+     */
+
+    if (rz->cache && !op->exact
+        && (op->update || ngx_http_remote_help_redis_fresh(rz)))
+    {
 
         if (ngx_http_remote_help_store_get(zone, op) == NGX_OK) {
             ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_HITS);
@@ -839,14 +849,53 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
 
     op->seq = (uint64_t) version;
 
-    /*
-     * The copy goes: the listener is told of this change too, and would
-     * drop a copy of the new version as soon as it hears of it
-     */
-
-    ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
+    ngx_http_remote_help_redis_hint(rz, op, death);
 
     ngx_http_remote_help_redis_answer(call, NGX_OK);
+}
+
+
+/*
+ * What was just written is kept as a hint in place of the copy: the
+ * next PATCH of the object through this gateway reads it rather than
+ * Redis, and is refused by the update script if another write came
+ * since; a GET never answers from it (the listener is told of this
+ * change too, and could not tell it from a later one).  Hints take at
+ * most half the zone: above that, the copy only goes.
+ */
+
+static void
+ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_op_t *op, int64_t death)
+{
+    ngx_http_remote_help_record_t  rec;
+
+    if (!rz->cache) {
+        return;
+    }
+
+    /* fills of it in flight, read before this write, are refused */
+    (void) ngx_atomic_fetch_add(&rz->zone->counters->changes, 1);
+
+    if (ngx_http_remote_help_store_roomy(rz->zone)) {
+        ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
+
+        rec.op = NGX_HTTP_RH_OP_PUT;
+        rec.set = op->set;
+        rec.key = op->key;
+        rec.seq = NGX_HTTP_RH_REPLAY | NGX_HTTP_RH_HINTED | op->seq;
+        rec.nprops = ngx_rh_sets[op->set].nprops;
+        rec.spans = op->spans;
+        rec.json = op->json;
+        rec.written = ngx_http_rh_now();
+        rec.until = death ? death - rz->redis->offset : 0;
+
+        if (ngx_http_remote_help_store_put(rz->zone, &rec, 0) == NGX_OK) {
+            return;
+        }
+    }
+
+    ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
 }
 
 
@@ -1263,7 +1312,11 @@ ngx_http_remote_help_redis_invalidate(void *data, u_char *key, size_t len)
     k.len = len - 2;
 
     ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_INVALIDATIONS);
-    ngx_http_remote_help_redis_drop(rz, set, &k);
+
+    if (rz->cache) {
+        ngx_http_remote_help_store_invalidate(rz->zone, set, &k,
+                                              &rz->zone->counters->changes);
+    }
 }
 
 

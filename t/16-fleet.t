@@ -263,6 +263,55 @@ ok(ready($a, $b, $c), 'three gateways connected');
 }
 
 
+# hints: what a gateway wrote last is what its next PATCH of the object
+# is made from, with no read from Redis; a GET never answers from it,
+# and a PATCH made from one that another write overtook loses nothing
+
+{
+    my $hmgets = sub {
+        my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
+            =~ /cmdstat_hmget:calls=(\d+)/;
+        return $n // 0;
+    };
+    is($a->post($ret, { sessionKey => 'hint', deviceName => 'd' })
+        ->{status}, 201, 'hints: the object created through A');
+    my $h0 = $hmgets->();
+    is($a->patch("$ret/hint", { acsGroupId => 'a1' })->{status}, 200,
+       '... PATCH through A');
+    my $h1 = $hmgets->();
+    is($b->patch("$ret/hint", { acsGroupId => 'b1' })->{status}, 200,
+       '... PATCH through B');
+    my $h2 = $hmgets->();
+    # the update script reads the version with HMGET, in Redis
+    is($h1 - $h0, 1, '... A\'s PATCH read no object: it had written it')
+        or diag "$h0 $h1 $h2";
+    is($h2 - $h1, 2, '... B\'s read it from Redis');
+
+    my (%got, $lost);
+    for my $i (1 .. 60) {
+        $a->patch("$ret/hint", { deviceName => "a$i" });
+        $b->patch("$ret/hint", { acsGroupId => "b$i" });
+        # A's hint is behind now: never its GET's answer
+        my $d = doc($a->get("$ret/hint")) // {};
+        $got{ ($d->{acsGroupId} // '') eq "b$i" ? 'B' : 'other' }++;
+        # and a PATCH made from it is made again from Redis's
+        $a->patch("$ret/hint", { pubSubGroupId => "p$i" });
+        $d = doc($c->get("$ret/hint")) // {};
+        $lost++ unless ($d->{deviceName} // '') eq "a$i"
+            && ($d->{acsGroupId} // '') eq "b$i"
+            && ($d->{pubSubGroupId} // '') eq "p$i";
+    }
+    is_deeply(\%got, { B => 60 }, '... a GET through A right after B\'s '
+              . 'PATCH answers B\'s version, every time')
+        or diag explain \%got;
+    ok(!$lost, '... PATCHes through A after B\'s lose none of the three '
+       . 'changes') or diag "$lost lost";
+    is($a->delete("$ret/hint")->{status}, 204, '... deleted');
+    is($a->patch("$ret/hint", { deviceName => 'x' })->{status}, 404,
+       '... a PATCH after it: 404');
+}
+
+
 # the same answers, byte for byte, as one gateway's zone: PATCHes that
 # grow, shrink, null and escape properties, in every position
 
