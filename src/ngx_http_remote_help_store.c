@@ -610,6 +610,29 @@ ngx_http_remote_help_store_invalidate(ngx_http_remote_help_zone_t *zone,
 
 
 ngx_uint_t
+ngx_http_remote_help_store_holds(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, uint64_t version)
+{
+    uint32_t                      hash;
+    ngx_uint_t                    holds;
+    ngx_http_remote_help_node_t  *n;
+
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
+        return 0;
+    }
+
+    n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
+    holds = (n && n->seq == version);
+
+    ngx_http_remote_help_store_runlock(zone);
+
+    return holds;
+}
+
+
+ngx_uint_t
 ngx_http_remote_help_store_roomy(ngx_http_remote_help_zone_t *zone)
 {
     size_t  free;
@@ -918,8 +941,9 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     hint = 0;
 
     if ((seq & NGX_HTTP_RH_REPLAY) && (seq & NGX_HTTP_RH_HINTED)) {
-        hint = NGX_HTTP_RH_HINT;
-        seq &= ~NGX_HTTP_RH_HINTED;
+        hint = NGX_HTTP_RH_HINT
+               | ((seq & NGX_HTTP_RH_HINT_SPENT) ? NGX_HTTP_RH_SPENT : 0);
+        seq &= ~(NGX_HTTP_RH_HINTED | NGX_HTTP_RH_HINT_SPENT);
     }
     hash = ngx_murmur_hash2(key->data, key->len);
     nprops = ngx_rh_sets[set].nprops;

@@ -228,6 +228,8 @@ typedef struct {
  * is refused if another came since) and a plain read never answers
  */
 #define NGX_HTTP_RH_HINTED        ((uint64_t) 1 << 62)
+/* with NGX_HTTP_RH_HINTED: the change of its own write is heard of */
+#define NGX_HTTP_RH_HINT_SPENT    ((uint64_t) 1 << 61)
 
 /* what a write into a full zone sweeps before it gives up */
 #define NGX_HTTP_RH_SWEEP_FULL    64
@@ -350,6 +352,10 @@ void ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
 void ngx_http_remote_help_store_invalidate(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
     ngx_atomic_t *changes);
+
+/* the zone holds the key's object at that version */
+ngx_uint_t ngx_http_remote_help_store_holds(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, uint64_t version);
 
 /* more than half the zone is free */
 ngx_uint_t ngx_http_remote_help_store_roomy(ngx_http_remote_help_zone_t *zone);

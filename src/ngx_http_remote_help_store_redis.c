@@ -265,8 +265,9 @@ static void ngx_http_remote_help_redis_keep(
     ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
     int64_t death);
 static void ngx_http_remote_help_redis_hint(
-    ngx_http_remote_help_redis_zone_t *rz, ngx_http_remote_help_op_t *op,
-    int64_t death);
+    ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
+    uint64_t from, int64_t death);
 static void ngx_http_remote_help_redis_drop(
     ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t set, ngx_str_t *key);
 static void ngx_http_remote_help_redis_invalidate(void *data, u_char *key,
@@ -798,6 +799,7 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
     redisReply *reply)
 {
     int64_t                             version, death;
+    uint64_t                            from;
     ngx_http_remote_help_op_t          *op;
     ngx_http_remote_help_redis_zone_t  *rz;
 
@@ -847,9 +849,10 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
         return;
     }
 
+    from = op->seq;
     op->seq = (uint64_t) version;
 
-    ngx_http_remote_help_redis_hint(rz, op, death);
+    ngx_http_remote_help_redis_hint(rz, call, op, from, death);
 
     ngx_http_remote_help_redis_answer(call, NGX_OK);
 }
@@ -862,16 +865,34 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
  * since; a GET never answers from it (the listener is told of this
  * change too, and could not tell it from a later one).  Hints take at
  * most half the zone: above that, the copy only goes.
+ *
+ * A hint is forgotten at the second change heard of after it, its own
+ * being the first, unless its own was heard of before it was kept:
+ * then at the first.  An update was made from the version "from" (no
+ * other came between), so a change heard of since is this write's, and
+ * what the zone had of "from" went with it; a new object's, if any
+ * change at all was heard of since it was sent.  Either errs only to
+ * the side of forgetting a hint early.
  */
 
 static void
 ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
-    ngx_http_remote_help_op_t *op, int64_t death)
+    ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
+    uint64_t from, int64_t death)
 {
+    uint64_t                       spent;
     ngx_http_remote_help_record_t  rec;
 
     if (!rz->cache) {
         return;
+    }
+
+    if (from != NGX_HTTP_RH_CREATE) {
+        spent = !ngx_http_remote_help_store_holds(rz->zone, op->set,
+                                                  &op->key, from);
+
+    } else {
+        spent = (rz->zone->counters->changes != call->inval);
     }
 
     /* fills of it in flight, read before this write, are refused */
@@ -883,7 +904,8 @@ ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
         rec.op = NGX_HTTP_RH_OP_PUT;
         rec.set = op->set;
         rec.key = op->key;
-        rec.seq = NGX_HTTP_RH_REPLAY | NGX_HTTP_RH_HINTED | op->seq;
+        rec.seq = NGX_HTTP_RH_REPLAY | NGX_HTTP_RH_HINTED | op->seq
+                  | (spent ? NGX_HTTP_RH_HINT_SPENT : 0);
         rec.nprops = ngx_rh_sets[op->set].nprops;
         rec.spans = op->spans;
         rec.json = op->json;

@@ -287,6 +287,27 @@ ok(ready($a, $b, $c), 'three gateways connected');
         or diag "$h0 $h1 $h2";
     is($h2 - $h1, 2, '... B\'s read it from Redis');
 
+    # once A has heard of B's change, its hint is gone: its next PATCH
+    # reads Redis's version, and is not refused for a version B replaced
+    my $evals = sub {
+        my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
+            =~ /cmdstat_evalsha:calls=(\d+)/;
+        return $n // 0;
+    };
+    for my $i (1 .. 5) {
+        $a->patch("$ret/hint", { acsGroupId => "a$i" });
+        sleep 0.05;                              # A hears of its own
+        $b->patch("$ret/hint", { acsGroupId => "b$i" });
+        sleep 0.05;                              # and of B's
+        my ($e0, $m0) = ($evals->(), $hmgets->());
+        $a->patch("$ret/hint", { deviceName => "a$i" });
+        my ($e1, $m1) = ($evals->(), $hmgets->());
+        $h0 .= " " . ($e1 - $e0) . "/" . ($m1 - $m0);
+    }
+    like($h0, qr/^\d+( 1\/2){5}$/, '... a PATCH through A after B\'s, '
+         . 'heard of: one update script, from Redis\'s object (updates/'
+         . 'HMGETs:' . ($h0 =~ s/^\d+//r) . ')');
+
     my (%got, $lost);
     for my $i (1 .. 60) {
         $a->patch("$ret/hint", { deviceName => "a$i" });
