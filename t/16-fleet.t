@@ -50,7 +50,8 @@ sub gateway {
     $t->config(
         main => $opts{main} // '',
         zone => "remote_help_redis fleet $server $params;\n"
-            . "    remote_help_zone zone=rh:4m backend=fleet $zone;",
+            . "    remote_help_zone zone=rh:" . ($opts{size} // '4m')
+            . " backend=fleet $zone;",
         server => 'location /beta/ { remote_help rh; }
         location = /status { remote_help_status rh; }
         location = /plain { return 200 "plain\n"; }',
@@ -330,6 +331,31 @@ ok(ready($a, $b, $c), 'three gateways connected');
     is($a->delete("$ret/hint")->{status}, 204, '... deleted');
     is($a->patch("$ret/hint", { deviceName => 'x' })->{status}, 404,
        '... a PATCH after it: 404');
+}
+
+
+# hints take at most half of a zone: writes through a gateway whose zone
+# is far smaller than what it writes all succeed, and leave half free
+
+{
+    my $small = gateway($redis, size => '128k');
+    ok(ready($small), 'a gateway with a 128k zone');
+    my $bad = 0;
+    for my $i (1 .. 300) {
+        $bad++ unless $small->post($ret, { sessionKey => "small$i",
+            deviceName => 'd' x 500 })->{status} == 201;
+    }
+    is($bad, 0, '... 300 objects of 600 bytes POSTed through it: 201 each');
+    my $s = status_of($small);
+    ok($s->{free} >= $s->{size} / 2 - 4096, '... its zone half free '
+       . "(free $s->{free} of $s->{size})");
+    is($small->patch("$ret/small300", { deviceName => 'p' })->{status}, 200,
+       '... a PATCH of the last');
+    is((doc($small->get("$ret/small1")) // {})->{deviceName}, 'd' x 500,
+       '... the first read back');
+    $bad = grep { $small->delete("$ret/small$_")->{status} != 204 } 1 .. 300;
+    is($bad, 0, '... all deleted');
+    $small->stop();
 }
 
 
