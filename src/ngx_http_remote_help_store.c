@@ -64,10 +64,18 @@ static ngx_int_t ngx_http_remote_help_repair_locked(
     ngx_http_remote_help_zone_t *zone);
 static int ngx_libc_cdecl ngx_http_remote_help_created_cmp(const void *one,
     const void *two);
+/* what store_hint asks of a put */
+
+typedef struct {
+    uint64_t                      from;
+    ngx_uint_t                    heard;
+} ngx_http_remote_help_hint_t;
+
+
 static ngx_int_t ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
     ngx_atomic_t *changes, ngx_atomic_uint_t seen,
-    ngx_http_remote_help_undo_t **undo);
+    ngx_http_remote_help_undo_t **undo, ngx_http_remote_help_hint_t *hint);
 static ngx_http_remote_help_undo_t *ngx_http_remote_help_undo_copy_locked(
     ngx_uint_t set, ngx_str_t *key, ngx_http_remote_help_node_t *n);
 static void ngx_http_remote_help_install_locked(
@@ -609,46 +617,6 @@ ngx_http_remote_help_store_invalidate(ngx_http_remote_help_zone_t *zone,
 }
 
 
-ngx_uint_t
-ngx_http_remote_help_store_holds(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, uint64_t version)
-{
-    uint32_t                      hash;
-    ngx_uint_t                    holds;
-    ngx_http_remote_help_node_t  *n;
-
-    hash = ngx_murmur_hash2(key->data, key->len);
-
-    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
-        return 0;
-    }
-
-    n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
-    holds = (n && n->seq == version);
-
-    ngx_http_remote_help_store_runlock(zone);
-
-    return holds;
-}
-
-
-ngx_uint_t
-ngx_http_remote_help_store_roomy(ngx_http_remote_help_zone_t *zone)
-{
-    size_t  free;
-
-    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
-        return 0;
-    }
-
-    free = ngx_http_remote_help_store_free_locked(zone);
-
-    ngx_http_remote_help_store_runlock(zone);
-
-    return free > zone->shm_zone->shm.size / 2;
-}
-
-
 /* a write takes the zone's write lock here: not in a zone retired */
 
 static ngx_int_t
@@ -702,7 +670,7 @@ ngx_int_t
 ngx_http_remote_help_store_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold)
 {
-    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0, NULL);
+    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0, NULL, NULL);
 }
 
 
@@ -711,7 +679,7 @@ ngx_http_remote_help_store_put_undo(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
     ngx_http_remote_help_undo_t **undo)
 {
-    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0, undo);
+    return ngx_http_remote_help_put(zone, rec, hold, NULL, 0, undo, NULL);
 }
 
 
@@ -720,7 +688,20 @@ ngx_http_remote_help_store_put_guarded(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_atomic_t *changes,
     ngx_atomic_uint_t seen)
 {
-    return ngx_http_remote_help_put(zone, rec, 0, changes, seen, NULL);
+    return ngx_http_remote_help_put(zone, rec, 0, changes, seen, NULL, NULL);
+}
+
+
+ngx_int_t
+ngx_http_remote_help_store_hint(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, uint64_t from, ngx_uint_t heard)
+{
+    ngx_http_remote_help_hint_t  hint;
+
+    hint.from = from;
+    hint.heard = heard;
+
+    return ngx_http_remote_help_put(zone, rec, 0, NULL, 0, NULL, &hint);
 }
 
 
@@ -917,7 +898,7 @@ static ngx_int_t
 ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
     ngx_atomic_t *changes, ngx_atomic_uint_t seen,
-    ngx_http_remote_help_undo_t **undo)
+    ngx_http_remote_help_undo_t **undo, ngx_http_remote_help_hint_t *hint)
 {
     size_t                         size;
     int64_t                        now;
@@ -925,7 +906,7 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     uint64_t                       seq;
     ngx_int_t                      rc;
     ngx_str_t                     *key, *json;
-    ngx_uint_t                     set, nprops, life, hint;
+    ngx_uint_t                     set, nprops, life, flags;
     ngx_rbtree_key_t               next, death;
     ngx_http_remote_help_life_t   *l;
     ngx_http_remote_help_sh_t     *sh;
@@ -937,14 +918,6 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     json = &rec->json;
     seq = rec->seq;
     now = ngx_http_rh_now();
-
-    hint = 0;
-
-    if ((seq & NGX_HTTP_RH_REPLAY) && (seq & NGX_HTTP_RH_HINTED)) {
-        hint = NGX_HTTP_RH_HINT
-               | ((seq & NGX_HTTP_RH_HINT_SPENT) ? NGX_HTTP_RH_SPENT : 0);
-        seq &= ~(NGX_HTTP_RH_HINTED | NGX_HTTP_RH_HINT_SPENT);
-    }
     hash = ngx_murmur_hash2(key->data, key->len);
     nprops = ngx_rh_sets[set].nprops;
 
@@ -976,6 +949,25 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
         ngx_http_remote_help_remove_locked(zone, old);
         sh->expired++;
         old = NULL;
+    }
+
+    flags = 0;
+
+    if (hint) {
+        if (ngx_http_remote_help_heap_free_size(&sh->heap)
+            <= zone->shm_zone->shm.size / 2)
+        {
+            ngx_http_remote_help_wunlock(&sh->lock);
+            return NGX_DECLINED;
+        }
+
+        /* "from" gone: a change heard of since, which is the write's */
+
+        flags = NGX_HTTP_RH_HINT;
+
+        if (hint->from ? !(old && old->seq == hint->from) : hint->heard) {
+            flags |= NGX_HTTP_RH_SPENT;
+        }
     }
 
     if (seq == NGX_HTTP_RH_CREATE) {
@@ -1078,7 +1070,7 @@ ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     n->nprops = (u_char) nprops;
     n->death = death;
     n->flags = (u_char) ((n->flags & ~(NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))
-                         | hint);
+                         | flags);
 
     ngx_memcpy(ngx_http_rh_spans(n), rec->spans, 8 * nprops);
     ngx_memcpy(ngx_http_rh_key(n), key->data, key->len);

@@ -187,7 +187,7 @@ typedef struct {
 
 #define NGX_HTTP_RH_LIFE          0x01
 #define NGX_HTTP_RH_QUEUED        0x02
-/* a cache's hint (store_put's NGX_HTTP_RH_HINTED): never a GET's answer */
+/* a cache's hint (store_hint): never a GET's answer */
 #define NGX_HTTP_RH_HINT          0x04
 /* a hint whose own change has been heard of (store_invalidate) */
 #define NGX_HTTP_RH_SPENT         0x08
@@ -221,15 +221,6 @@ typedef struct {
  * what is there is later
  */
 #define NGX_HTTP_RH_REPLAY        ((uint64_t) 1 << 63)
-
-/*
- * with NGX_HTTP_RH_REPLAY, for a cache: the version is a hint, the one
- * this gateway wrote last, which an update may be made from (its write
- * is refused if another came since) and a plain read never answers
- */
-#define NGX_HTTP_RH_HINTED        ((uint64_t) 1 << 62)
-/* with NGX_HTTP_RH_HINTED: the change of its own write is heard of */
-#define NGX_HTTP_RH_HINT_SPENT    ((uint64_t) 1 << 61)
 
 /* what a write into a full zone sweeps before it gives up */
 #define NGX_HTTP_RH_SWEEP_FULL    64
@@ -353,12 +344,17 @@ void ngx_http_remote_help_store_invalidate(
     ngx_http_remote_help_zone_t *zone, ngx_uint_t set, ngx_str_t *key,
     ngx_atomic_t *changes);
 
-/* the zone holds the key's object at that version */
-ngx_uint_t ngx_http_remote_help_store_holds(ngx_http_remote_help_zone_t *zone,
-    ngx_uint_t set, ngx_str_t *key, uint64_t version);
-
-/* more than half the zone is free */
-ngx_uint_t ngx_http_remote_help_store_roomy(ngx_http_remote_help_zone_t *zone);
+/*
+ * For a cache: the version a write of this gateway made (rec->seq, with
+ * NGX_HTTP_RH_REPLAY) kept as a hint, which an update may be made from
+ * (its write is refused if another came since) and which store_get
+ * gives to no other read; while more than half the zone is free, else
+ * NGX_DECLINED.  The change of its own write counts as heard of already
+ * when the zone no longer has "from", the version the write was made
+ * from, or, for a new object (from 0), when "heard" is set.
+ */
+ngx_int_t ngx_http_remote_help_store_hint(ngx_http_remote_help_zone_t *zone,
+    ngx_http_remote_help_record_t *rec, uint64_t from, ngx_uint_t heard);
 
 /*
  * Lifetimes: removes up to max objects whose moment has come; *next:

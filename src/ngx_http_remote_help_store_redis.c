@@ -880,44 +880,35 @@ ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
     ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
     uint64_t from, int64_t death)
 {
-    uint64_t                       spent;
+    ngx_uint_t                     heard;
     ngx_http_remote_help_record_t  rec;
 
     if (!rz->cache) {
         return;
     }
 
-    if (from != NGX_HTTP_RH_CREATE) {
-        spent = !ngx_http_remote_help_store_holds(rz->zone, op->set,
-                                                  &op->key, from);
-
-    } else {
-        spent = (rz->zone->counters->changes != call->inval);
-    }
+    heard = (rz->zone->counters->changes != call->inval);
 
     /* fills of it in flight, read before this write, are refused */
     (void) ngx_atomic_fetch_add(&rz->zone->counters->changes, 1);
 
-    if (ngx_http_remote_help_store_roomy(rz->zone)) {
-        ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
+    ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
 
-        rec.op = NGX_HTTP_RH_OP_PUT;
-        rec.set = op->set;
-        rec.key = op->key;
-        rec.seq = NGX_HTTP_RH_REPLAY | NGX_HTTP_RH_HINTED | op->seq
-                  | (spent ? NGX_HTTP_RH_HINT_SPENT : 0);
-        rec.nprops = ngx_rh_sets[op->set].nprops;
-        rec.spans = op->spans;
-        rec.json = op->json;
-        rec.written = ngx_http_rh_now();
-        rec.until = death ? death - rz->redis->offset : 0;
+    rec.op = NGX_HTTP_RH_OP_PUT;
+    rec.set = op->set;
+    rec.key = op->key;
+    rec.seq = NGX_HTTP_RH_REPLAY | op->seq;
+    rec.nprops = ngx_rh_sets[op->set].nprops;
+    rec.spans = op->spans;
+    rec.json = op->json;
+    rec.written = ngx_http_rh_now();
+    rec.until = death ? death - rz->redis->offset : 0;
 
-        if (ngx_http_remote_help_store_put(rz->zone, &rec, 0) == NGX_OK) {
-            return;
-        }
+    if (ngx_http_remote_help_store_hint(rz->zone, &rec, from, heard)
+        != NGX_OK)
+    {
+        ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
     }
-
-    ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
 }
 
 
