@@ -268,6 +268,9 @@ static void ngx_http_remote_help_redis_hint(
     ngx_http_remote_help_redis_zone_t *rz,
     ngx_http_remote_help_redis_call_t *call, ngx_http_remote_help_op_t *op,
     uint64_t from, int64_t death);
+static void ngx_http_remote_help_redis_record(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_http_remote_help_op_t *op,
+    int64_t death, ngx_http_remote_help_record_t *rec);
 static void ngx_http_remote_help_redis_drop(
     ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t set, ngx_str_t *key);
 static void ngx_http_remote_help_redis_invalidate(void *data, u_char *key,
@@ -892,17 +895,7 @@ ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
     /* fills of it in flight, read before this write, are refused */
     (void) ngx_atomic_fetch_add(&rz->zone->counters->changes, 1);
 
-    ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
-
-    rec.op = NGX_HTTP_RH_OP_PUT;
-    rec.set = op->set;
-    rec.key = op->key;
-    rec.seq = NGX_HTTP_RH_REPLAY | op->seq;
-    rec.nprops = ngx_rh_sets[op->set].nprops;
-    rec.spans = op->spans;
-    rec.json = op->json;
-    rec.written = ngx_http_rh_now();
-    rec.until = death ? death - rz->redis->offset : 0;
+    ngx_http_remote_help_redis_record(rz, op, death, &rec);
 
     if (ngx_http_remote_help_store_hint(rz->zone, &rec, from, heard)
         != NGX_OK)
@@ -1234,19 +1227,7 @@ ngx_http_remote_help_redis_keep(ngx_http_remote_help_redis_zone_t *rz,
         return;
     }
 
-    ngx_memzero(&rec, sizeof(ngx_http_remote_help_record_t));
-
-    rec.op = NGX_HTTP_RH_OP_PUT;
-    rec.set = op->set;
-    rec.key = op->key;
-    rec.seq = NGX_HTTP_RH_REPLAY | op->seq;
-    rec.nprops = ngx_rh_sets[op->set].nprops;
-    rec.spans = op->spans;
-    rec.json = op->json;
-    rec.written = ngx_http_rh_now();
-
-    /* the zone's own lifetimes go by this alone: the moment Redis has */
-    rec.until = death ? death - rz->redis->offset : 0;
+    ngx_http_remote_help_redis_record(rz, op, death, &rec);
 
     /* under the zone's lock, refused if a change was heard of since */
 
@@ -1258,6 +1239,29 @@ ngx_http_remote_help_redis_keep(ngx_http_remote_help_redis_zone_t *rz,
         /* no room: it is not kept, and no older copy either */
         ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
     }
+}
+
+
+/* the zone's record of a version Redis has, with the moment it goes */
+
+static void
+ngx_http_remote_help_redis_record(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_op_t *op, int64_t death,
+    ngx_http_remote_help_record_t *rec)
+{
+    ngx_memzero(rec, sizeof(ngx_http_remote_help_record_t));
+
+    rec->op = NGX_HTTP_RH_OP_PUT;
+    rec->set = op->set;
+    rec->key = op->key;
+    rec->seq = NGX_HTTP_RH_REPLAY | op->seq;
+    rec->nprops = ngx_rh_sets[op->set].nprops;
+    rec->spans = op->spans;
+    rec->json = op->json;
+    rec->written = ngx_http_rh_now();
+
+    /* the zone's own lifetimes go by this alone: the moment Redis has */
+    rec->until = death ? death - rz->redis->offset : 0;
 }
 
 
