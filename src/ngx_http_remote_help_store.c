@@ -27,6 +27,19 @@
 #include "ngx_http_remote_help_parse.h"
 
 
+/* what store_hint asks of a put */
+
+typedef struct {
+    uint64_t                      from;
+    ngx_uint_t                    heard;
+} ngx_http_remote_help_hint_t;
+
+/* a hint whose own change is not heard of yet (n may be NULL) */
+#define ngx_http_rh_unspent(n)                                               \
+    ((n) && ((n)->flags & (NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))           \
+            == NGX_HTTP_RH_HINT)
+
+
 static void ngx_http_remote_help_free_locked(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_node_t *n);
 static size_t ngx_http_remote_help_capacity(ngx_http_remote_help_zone_t *zone,
@@ -64,14 +77,9 @@ static ngx_int_t ngx_http_remote_help_repair_locked(
     ngx_http_remote_help_zone_t *zone);
 static int ngx_libc_cdecl ngx_http_remote_help_created_cmp(const void *one,
     const void *two);
-/* what store_hint asks of a put */
-
-typedef struct {
-    uint64_t                      from;
-    ngx_uint_t                    heard;
-} ngx_http_remote_help_hint_t;
-
-
+static void ngx_http_remote_help_forget(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes,
+    ngx_uint_t spare);
 static ngx_int_t ngx_http_remote_help_put(ngx_http_remote_help_zone_t *zone,
     ngx_http_remote_help_record_t *rec, ngx_uint_t hold,
     ngx_atomic_t *changes, ngx_atomic_uint_t seen,
@@ -548,27 +556,7 @@ void
 ngx_http_remote_help_store_forget(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes)
 {
-    uint32_t     hash;
-    uint64_t     written;
-    ngx_uint_t   has;
-
-    hash = ngx_murmur_hash2(key->data, key->len);
-
-    if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
-        (void) ngx_atomic_fetch_add(changes, 1);
-        has = 1;
-
-    } else {
-        (void) ngx_atomic_fetch_add(changes, 1);
-        has = (ngx_http_remote_help_lookup_locked(zone, set, hash, key)
-               != NULL);
-        ngx_http_remote_help_store_runlock(zone);
-    }
-
-    if (has) {
-        (void) ngx_http_remote_help_store_delete(zone, set, key, 0, 0, 0,
-                                                 &written, NULL);
-    }
+    ngx_http_remote_help_forget(zone, set, key, changes, 0);
 }
 
 
@@ -576,33 +564,43 @@ void
 ngx_http_remote_help_store_invalidate(ngx_http_remote_help_zone_t *zone,
     ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes)
 {
+    ngx_http_remote_help_forget(zone, set, key, changes, 1);
+}
+
+
+/*
+ * Both: with "spare", a hint whose own change was not heard of yet is
+ * marked so (NGX_HTTP_RH_SPENT) rather than deleted
+ */
+
+static void
+ngx_http_remote_help_forget(ngx_http_remote_help_zone_t *zone,
+    ngx_uint_t set, ngx_str_t *key, ngx_atomic_t *changes, ngx_uint_t spare)
+{
     uint32_t                      hash;
     uint64_t                      written;
-    ngx_uint_t                    has, spare;
+    ngx_uint_t                    has;
     ngx_http_remote_help_node_t  *n;
 
     hash = ngx_murmur_hash2(key->data, key->len);
-    spare = 0;
 
     if (ngx_http_remote_help_store_rlock(zone) != NGX_OK) {
         (void) ngx_atomic_fetch_add(changes, 1);
         has = 1;
+        spare = 0;
 
     } else {
         (void) ngx_atomic_fetch_add(changes, 1);
         n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
         has = (n != NULL);
-        spare = (n && (n->flags & (NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))
-                      == NGX_HTTP_RH_HINT);
+        spare = spare && ngx_http_rh_unspent(n);
         ngx_http_remote_help_store_runlock(zone);
     }
 
     if (spare && ngx_http_remote_help_write_lock(zone) == NGX_OK) {
         n = ngx_http_remote_help_lookup_locked(zone, set, hash, key);
 
-        if (n && (n->flags & (NGX_HTTP_RH_HINT | NGX_HTTP_RH_SPENT))
-                 == NGX_HTTP_RH_HINT)
-        {
+        if (ngx_http_rh_unspent(n)) {
             n->flags |= NGX_HTTP_RH_SPENT;
             has = 0;
         }
