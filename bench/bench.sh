@@ -480,8 +480,8 @@ if [[ $FLEET == 1 ]]; then
     FSUM=""
     HZ=$(getconf CLK_TCK)
     for wl in ${FLEET_WORKLOADS:-get post patch mixed}; do
-        unset FR FC FRC FB
-        declare -A FR=() FC=() FRC=() FB=()
+        unset FR FC FRC FB FW
+        declare -A FR=() FC=() FRC=() FB=() FW=()
         for t in "${FT[@]}"; do wrk_run "$t" "$wl" 1 >/dev/null; done  # warm-up
         for t in "${FT[@]}"; do FR[$t]=""; FC[$t]=""; FRC[$t]=""; FB[$t]=0; done
         for ((r = 1; r <= ROUNDS; r++)); do
@@ -510,6 +510,8 @@ if [[ $FLEET == 1 ]]; then
                 FC[$t]+=" $(awk -v c=$((c1 - c0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
                 FRC[$t]+=" $(awk -v c=$((q1 - q0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
                 FB[$t]=$(( ${FB[$t]:-0} + non2xx ))
+                # requests per CPU second, the target's and its Redis's
+                FW[$t,$r]=$(awk -v c=$((c1 - c0 + q1 - q0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c ? r * d * hz / c : 0 }')
             done
         done
         if [[ $wl == post ]]; then
@@ -526,15 +528,16 @@ if [[ $FLEET == 1 ]]; then
         for pair in "fleet-on module" "fleet-off module" "fleet-on node" "fleet-off node"; do
             read -r x y <<<"$pair"
             [[ " ${FT[*]} " == *" $y "* ]] || continue
-            rs=""
+            rs=""; ws=""
             for ((r = 1; r <= ROUNDS; r++)); do
                 rs+=" $(ratio "${FR[$x,$r]}" "${FR[$y,$r]}")"
+                ws+=" $(ratio "${FW[$x,$r]}" "${FW[$y,$r]}")"
             done
-            FSUM+="| $wl | $x/$y | $(median <<<"$rs") |$rs |"$'\n'
+            FSUM+="| $wl | $x/$y | $(median <<<"$rs") |$rs | $(median <<<"$ws") |"$'\n'
         done
     done
     echo
-    printf '| workload | ratio | median of rounds | each round |\n|---|---|---|---|\n%s' "$FSUM"
+    printf '| workload | ratio | median of rounds | each round | by CPU per request, with Redis (median of rounds) |\n|---|---|---|---|---|\n%s' "$FSUM"
     used=$(redis-cli -p "${RPORT[on]}" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r')
     objs=$(redis-cli -p "${RPORT[on]}" eval "return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])" 3 '{rh:bench}:l:0' '{rh:bench}:l:1' '{rh:bench}:l:2')
     echo
