@@ -480,8 +480,8 @@ if [[ $FLEET == 1 ]]; then
     FSUM=""
     HZ=$(getconf CLK_TCK)
     for wl in ${FLEET_WORKLOADS:-get post patch mixed}; do
-        unset FR FC FRC FB FW
-        declare -A FR=() FC=() FRC=() FB=() FW=()
+        unset FR FC FRC FB FU
+        declare -A FR=() FC=() FRC=() FB=() FU=()
         for t in "${FT[@]}"; do wrk_run "$t" "$wl" 1 >/dev/null; done  # warm-up
         for t in "${FT[@]}"; do FR[$t]=""; FC[$t]=""; FRC[$t]=""; FB[$t]=0; done
         for ((r = 1; r <= ROUNDS; r++)); do
@@ -510,8 +510,8 @@ if [[ $FLEET == 1 ]]; then
                 FC[$t]+=" $(awk -v c=$((c1 - c0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
                 FRC[$t]+=" $(awk -v c=$((q1 - q0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c / hz / (r * d) * 1e6 }')"
                 FB[$t]=$(( ${FB[$t]:-0} + non2xx ))
-                # requests per CPU second, the target's and its Redis's
-                FW[$t,$r]=$(awk -v c=$((c1 - c0 + q1 - q0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.1f", c ? r * d * hz / c : 0 }')
+                # CPU us per request, the target's and its Redis's
+                FU[$t,$r]=$(awk -v c=$((c1 - c0 + q1 - q0)) -v r="$rps" -v d="$DURATION" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz / (r * d) * 1e6 }')
             done
         done
         if [[ $wl == post ]]; then
@@ -531,7 +531,8 @@ if [[ $FLEET == 1 ]]; then
             rs=""; ws=""
             for ((r = 1; r <= ROUNDS; r++)); do
                 rs+=" $(ratio "${FR[$x,$r]}" "${FR[$y,$r]}")"
-                ws+=" $(ratio "${FW[$x,$r]}" "${FW[$y,$r]}")"
+                # requests per CPU second, x's over y's
+                ws+=" $(ratio "${FU[$y,$r]}" "${FU[$x,$r]}")"
             done
             FSUM+="| $wl | $x/$y | $(median <<<"$rs") |$rs | $(median <<<"$ws") |"$'\n'
         done
