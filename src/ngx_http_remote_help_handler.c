@@ -454,9 +454,10 @@ ngx_http_remote_help_write_done(ngx_http_request_t *r,
 
 /*
  * Another write of the object came first: tried again at once the first
- * time, then after a random pause that doubles up to 32 ms, so that
- * updates of one key racing through a network backend (each try a round
- * trip) take turns instead of failing each other
+ * time (from the version the backend's refusal gave, if it gave one,
+ * without reading it), then after a random pause that doubles up to 32
+ * ms, so that updates of one key racing through a network backend (each
+ * try a round trip) take turns instead of failing each other
  */
 
 static ngx_int_t
@@ -465,12 +466,26 @@ ngx_http_remote_help_write_later(ngx_http_request_t *r,
 {
     ngx_msec_t                     delay;
     ngx_http_cleanup_t            *cln;
+    ngx_http_remote_help_op_t     *rd;
     ngx_http_remote_help_write_t  *w;
 
     w = ctx->write;
 
     if (w->tries < 2) {
-        return ngx_http_remote_help_write(r, ctx);
+        if (!w->wr.current) {
+            return ngx_http_remote_help_write(r, ctx);
+        }
+
+        /* the backend gave the version there now: made from it at once */
+        w->tries++;
+
+        rd = &ctx->op;
+        rd->seq = w->wr.seq;
+        rd->json = w->wr.json;
+        ngx_memcpy(rd->spans, w->wr.spans, sizeof(rd->spans));
+        rd->copy = 0;
+
+        return ngx_http_remote_help_write_read(r, ctx, NGX_OK);
     }
 
     if (w->again.data == NULL) {

@@ -674,8 +674,11 @@ ngx_http_remote_help_redis_lost(ngx_http_remote_help_redis_t *redis,
         return;
     }
 
-    if (redis->listener) {
-        /* the changes are no longer heard: what was kept may be stale */
+    if (redis->listener || !redis->cache) {
+        /*
+         * the changes are no longer heard: what was kept may be stale;
+         * without copies, the hints may be of a Redis that is gone
+         */
         ngx_http_remote_help_redis_flush(redis);
     }
 
@@ -765,6 +768,11 @@ ngx_http_remote_help_redis_time(redisAsyncContext *ac, void *reply,
                   "remote_help_redis \"%V\": connected to %V (round trip "
                   "%M ms, clock %L ms from ours)", &redis->name,
                   &redis->server, redis->rtt, redis->offset);
+
+    if (!redis->cache) {
+        /* hints kept while it was away may be another Redis's */
+        ngx_http_remote_help_redis_flush(redis);
+    }
 
     /* the calls made while it connected, in their order */
 

@@ -107,6 +107,12 @@ struct ngx_http_remote_help_op_s {
      */
     unsigned                      exact:1;
     unsigned                      copy:1;
+
+    /*
+     * put: out, with NGX_HTTP_RH_CHANGED: seq, json and spans are the
+     * version there now, as a get would read it (0: read it again)
+     */
+    unsigned                      current:1;
     unsigned                      count:1;
     unsigned                      tally:1;
 

@@ -107,6 +107,14 @@ typedef struct {
      */
     ngx_atomic_t                  heard;
     ngx_atomic_t                  changes;
+
+    /*
+     * backend= without copies: the PATCHes that might have read a hint,
+     * the hints read, and those found behind
+     */
+    ngx_atomic_t                  hints_considered;
+    ngx_atomic_t                  hints_read;
+    ngx_atomic_t                  hints_behind;
 } ngx_http_remote_help_counters_t;
 
 

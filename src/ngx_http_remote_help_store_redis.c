@@ -39,9 +39,17 @@
 #define NGX_HTTP_RH_SCRIPT_COUNT   4
 #define NGX_HTTP_RH_SCRIPTS        5
 
+/* what Redis has of an object is not what this module writes */
+#define NGX_HTTP_RH_BROKEN         (-201)
+
 /* a listing page scans at most this many entries (expired ones too) */
 #define NGX_HTTP_RH_LIST_SCAN      10
 #define NGX_HTTP_RH_SWEEP_MAX      1000
+
+/* without copies: when PATCHes read hints (..._redis_trust) */
+#define NGX_HTTP_RH_HINT_WINDOW    256
+#define NGX_HTTP_RH_HINT_PROBE     32
+#define NGX_HTTP_RH_HINT_PRIOR     16
 
 
 struct ngx_http_remote_help_redis_zone_s {
@@ -118,11 +126,18 @@ static const char  *ngx_http_remote_help_redis_scripts[] = {
     NGX_HTTP_RH_LUA_PUT
     "return {v, d}\n",
 
-    /* update of version ARGV[9]: {-1}, it does not exist; {-3}, changed */
+    /*
+     * update of version ARGV[9]: {-1}, it does not exist; {-3, json,
+     * spans, version, moment}, another version is there (as a read
+     * gives it, to make the update from again without one)
+     */
     NGX_HTTP_RH_LUA_MOMENT
     "local cur = redis.call('HMGET', KEYS[1], 'v', 'd')\n"
     "if not cur[1] then return {-1} end\n"
-    "if cur[1] ~= ARGV[9] then return {-3} end\n"
+    "if cur[1] ~= ARGV[9] then\n"
+    "  local o = redis.call('HMGET', KEYS[1], 'j', 's')\n"
+    "  return {-3, o[1], o[2], cur[1], cur[2]}\n"
+    "end\n"
     "local had = cur[2]\n"
     "local v = redis.call('INCR', KEYS[3])\n"
     NGX_HTTP_RH_LUA_GONE("{v, d}")
@@ -240,8 +255,13 @@ static ngx_int_t ngx_http_remote_help_redis_object_key(
     ngx_str_t *key, ngx_str_t *member);
 static ngx_int_t ngx_http_remote_help_redis_get_build(
     ngx_http_remote_help_redis_call_t *call);
+static ngx_int_t ngx_http_remote_help_redis_object(
+    ngx_http_remote_help_redis_zone_t *rz, ngx_http_remote_help_op_t *op,
+    redisReply **e, int64_t *death);
 static void ngx_http_remote_help_redis_got(
     ngx_http_remote_help_redis_call_t *call, redisReply *reply);
+static void ngx_http_remote_help_redis_broken(
+    ngx_http_remote_help_redis_call_t *call);
 static ngx_int_t ngx_http_remote_help_redis_put_build(
     ngx_http_remote_help_redis_call_t *call);
 static void ngx_http_remote_help_redis_put_done(
@@ -273,6 +293,8 @@ static void ngx_http_remote_help_redis_record(
     int64_t death, ngx_http_remote_help_record_t *rec);
 static void ngx_http_remote_help_redis_drop(
     ngx_http_remote_help_redis_zone_t *rz, ngx_uint_t set, ngx_str_t *key);
+static ngx_uint_t ngx_http_remote_help_redis_trust(
+    ngx_http_remote_help_redis_zone_t *rz);
 static void ngx_http_remote_help_redis_invalidate(void *data, u_char *key,
     size_t len);
 static void ngx_http_remote_help_redis_flush_zone(void *data);
@@ -462,21 +484,42 @@ ngx_http_remote_help_redis_get(void *backend, ngx_http_remote_help_op_t *op)
 
     /*
      * a PATCH's read may be behind (a hint, or a copy whose change is not
-     * heard of yet): the update script refuses a write made from it
+     * heard of yet): the update script refuses a write made from it.
+     * Without copies, the zone has hints only, read while few of them
+     * turn out to be behind
      */
 
-    if (rz->cache && !op->exact
-        && (op->update || ngx_http_remote_help_redis_fresh(rz)))
-    {
+    if (op->exact) {
+        goto redis;
+    }
 
-        if (ngx_http_remote_help_store_get(zone, op) == NGX_OK) {
-            ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_HITS);
-            op->copy = 1;
-            return NGX_OK;
+    if (rz->cache) {
+        if (!op->update && !ngx_http_remote_help_redis_fresh(rz)) {
+            goto redis;
         }
 
+    } else if (!op->update || !ngx_http_remote_help_redis_trust(rz)) {
+        goto redis;
+    }
+
+    if (ngx_http_remote_help_store_get(zone, op) == NGX_OK) {
+        op->copy = 1;
+
+        if (rz->cache) {
+            ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_HITS);
+
+        } else {
+            (void) ngx_atomic_fetch_add(&zone->counters->hints_read, 1);
+        }
+
+        return NGX_OK;
+    }
+
+    if (rz->cache) {
         ngx_http_remote_help_redis_figure(rz, NGX_HTTP_RH_RS_MISSES);
     }
+
+redis:
 
     return ngx_http_remote_help_redis_start(rz, op,
                                         ngx_http_remote_help_redis_get_build,
@@ -656,13 +699,64 @@ ngx_http_remote_help_redis_get_build(ngx_http_remote_help_redis_call_t *call)
 }
 
 
+/*
+ * An object as Redis gives it, e: its JSON, spans, version and moment
+ * (nil: none), into op; NGX_HTTP_RH_BROKEN: not one this module wrote
+ */
+
+static ngx_int_t
+ngx_http_remote_help_redis_object(ngx_http_remote_help_redis_zone_t *rz,
+    ngx_http_remote_help_op_t *op, redisReply **e, int64_t *death)
+{
+    size_t   spans;
+    int64_t  version;
+
+    if (e[0]->type == REDIS_REPLY_NIL) {
+        return NGX_HTTP_RH_MISSING;
+    }
+
+    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
+
+    if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING
+        || (size_t) e[1]->len != spans
+        || ngx_http_remote_help_redis_number(e[2], &version) != NGX_OK)
+    {
+        return NGX_HTTP_RH_BROKEN;
+    }
+
+    *death = 0;
+
+    if (e[3]->type != REDIS_REPLY_NIL) {
+        if (ngx_http_remote_help_redis_number(e[3], death) != NGX_OK) {
+            return NGX_HTTP_RH_BROKEN;
+        }
+
+        /* gone by its moment, whether Redis removed it yet or not */
+        if (*death <= ngx_http_remote_help_redis_now(rz->redis)) {
+            return NGX_HTTP_RH_MISSING;
+        }
+    }
+
+    op->json.len = e[0]->len;
+    op->json.data = ngx_pnalloc(op->pool, op->json.len);
+    if (op->json.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(op->json.data, e[0]->str, op->json.len);
+    ngx_memcpy(op->spans, e[1]->str, spans);
+    op->seq = (uint64_t) version;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_remote_help_redis_got(ngx_http_remote_help_redis_call_t *call,
     redisReply *reply)
 {
-    size_t                              spans;
-    int64_t                             version, death;
-    redisReply                        **e;
+    int64_t                             death;
+    ngx_int_t                           rc;
     ngx_http_remote_help_op_t          *op;
     ngx_http_remote_help_redis_zone_t  *rz;
 
@@ -674,64 +768,34 @@ ngx_http_remote_help_redis_got(ngx_http_remote_help_redis_call_t *call,
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-        goto broken;
+    rc = NGX_HTTP_RH_BROKEN;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
+        rc = ngx_http_remote_help_redis_object(rz, op, reply->element,
+                                               &death);
     }
 
-    e = reply->element;
-
-    if (e[0]->type == REDIS_REPLY_NIL) {
-        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_MISSING);
+    if (rc == NGX_HTTP_RH_BROKEN) {
+        ngx_http_remote_help_redis_broken(call);
         return;
     }
 
-    spans = 8 * (size_t) ngx_rh_sets[op->set].nprops;
-
-    if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING
-        || (size_t) e[1]->len != spans
-        || ngx_http_remote_help_redis_number(e[2], &version) != NGX_OK)
-    {
-        goto broken;
-    }
-
-    death = 0;
-
-    if (e[3]->type != REDIS_REPLY_NIL) {
-        if (ngx_http_remote_help_redis_number(e[3], &death) != NGX_OK) {
-            goto broken;
-        }
-
-        /* gone by its moment, whether Redis removed it yet or not */
-        if (death <= ngx_http_remote_help_redis_now(rz->redis)) {
-            ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_MISSING);
-            return;
-        }
-    }
-
-    op->json.len = e[0]->len;
-    op->json.data = ngx_pnalloc(op->pool, op->json.len);
-    if (op->json.data == NULL) {
-        ngx_http_remote_help_redis_answer(call, NGX_ERROR);
-        return;
-    }
-
-    ngx_memcpy(op->json.data, e[0]->str, op->json.len);
-    ngx_memcpy(op->spans, e[1]->str, spans);
-    op->seq = (uint64_t) version;
-
-    if (!op->update) {
+    if (rc == NGX_OK && !op->update) {
         /* a PATCH's read: the write that follows drops it anyway */
         ngx_http_remote_help_redis_keep(rz, call, op, death);
     }
 
-    ngx_http_remote_help_redis_answer(call, NGX_OK);
-    return;
+    ngx_http_remote_help_redis_answer(call, rc);
+}
 
-broken:
 
+static void
+ngx_http_remote_help_redis_broken(ngx_http_remote_help_redis_call_t *call)
+{
     ngx_log_error(NGX_LOG_ERR, call->redis->log, 0,
                   "remote_help_redis \"%V\": the object \"%V\" in Redis is "
-                  "not one this module wrote", &call->redis->name, &op->key);
+                  "not one this module wrote", &call->redis->name,
+                  &call->op->key);
 
     ngx_http_remote_help_redis_answer(call, NGX_ERROR);
 }
@@ -803,6 +867,7 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
 {
     int64_t                             version, death;
     uint64_t                            from;
+    ngx_int_t                           rc;
     ngx_http_remote_help_op_t          *op;
     ngx_http_remote_help_redis_zone_t  *rz;
 
@@ -838,9 +903,38 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
         return;
 
     case -3:
-        /* made from a version that is not the last: read again */
+        /*
+         * made from a version that is not the last: the one there now
+         * came with the answer, to make the update from again
+         */
         ngx_http_remote_help_redis_drop(rz, op->set, &op->key);
-        ngx_http_remote_help_redis_answer(call, NGX_HTTP_RH_CHANGED);
+
+        if (!rz->cache) {
+            (void) ngx_atomic_fetch_add(&rz->zone->counters->hints_behind,
+                                        1);
+        }
+
+        rc = NGX_HTTP_RH_BROKEN;
+
+        if (reply->elements == 5) {
+            rc = ngx_http_remote_help_redis_object(rz, op,
+                                                   &reply->element[1],
+                                                   &death);
+        }
+
+        switch (rc) {
+
+        case NGX_OK:
+            op->current = 1;
+            rc = NGX_HTTP_RH_CHANGED;
+            break;
+
+        case NGX_HTTP_RH_BROKEN:
+            ngx_http_remote_help_redis_broken(call);
+            return;
+        }
+
+        ngx_http_remote_help_redis_answer(call, rc);
         return;
     }
 
@@ -886,11 +980,13 @@ ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
     ngx_uint_t                     heard;
     ngx_http_remote_help_record_t  rec;
 
-    if (!rz->cache) {
+    if (!rz->cache && from == NGX_HTTP_RH_CREATE) {
+        /* without copies, a create is kept of nothing: its cost stays */
         return;
     }
 
-    heard = (rz->zone->counters->changes != call->inval);
+    /* without copies, nothing is heard of: kept until replaced or dropped */
+    heard = rz->cache && (rz->zone->counters->changes != call->inval);
 
     /* fills of it in flight, read before this write, are refused */
     (void) ngx_atomic_fetch_add(&rz->zone->counters->changes, 1);
@@ -1271,10 +1367,41 @@ static void
 ngx_http_remote_help_redis_drop(ngx_http_remote_help_redis_zone_t *rz,
     ngx_uint_t set, ngx_str_t *key)
 {
-    if (rz->cache) {
-        ngx_http_remote_help_store_forget(rz->zone, set, key,
-                                          &rz->zone->counters->changes);
+    ngx_http_remote_help_store_forget(rz->zone, set, key,
+                                      &rz->zone->counters->changes);
+}
+
+
+/*
+ * Without copies, a PATCH reads a hint while at most about a quarter of
+ * the hints read lately were behind (another gateway wrote the object
+ * since, and the update was made again from the version its refusal
+ * gave: one call more than a read from Redis would have cost), as if
+ * NGX_HTTP_RH_HINT_PRIOR more had been read, none behind.  Otherwise one
+ * PATCH in NGX_HTTP_RH_HINT_PROBE still reads one, to learn when they are
+ * of use again.  The figures are halved every NGX_HTTP_RH_HINT_WINDOW
+ * PATCHes; the workers' races on them only blur them.
+ */
+
+static ngx_uint_t
+ngx_http_remote_help_redis_trust(ngx_http_remote_help_redis_zone_t *rz)
+{
+    ngx_atomic_uint_t                 n;
+    ngx_http_remote_help_counters_t  *c;
+
+    c = rz->zone->counters;
+    n = ngx_atomic_fetch_add(&c->hints_considered, 1) + 1;
+
+    if (n % NGX_HTTP_RH_HINT_WINDOW == 0) {
+        c->hints_read /= 2;
+        c->hints_behind /= 2;
     }
+
+    if (4 * c->hints_behind <= c->hints_read + NGX_HTTP_RH_HINT_PRIOR) {
+        return 1;
+    }
+
+    return n % NGX_HTTP_RH_HINT_PROBE == 0;
 }
 
 

@@ -336,6 +336,83 @@ ok(ready($a, $b, $c), 'three gateways connected');
 }
 
 
+# without copies (C), a gateway keeps hints of its updates only: its
+# next PATCH of the object is one call; one whose hint another write
+# overtook is made again from the version the update script's refusal
+# gives, with no read between; and when most hints turn out behind, the
+# PATCHes read Redis again (HMGET counts: one in the update script, two
+# when it refuses, one more for a read)
+
+{
+    my $hmgets = sub {
+        my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
+            =~ /cmdstat_hmget:calls=(\d+)/;
+        return $n // 0;
+    };
+    my $cost = sub {
+        my ($g, $body) = @_;
+        my $h = $hmgets->();
+        my $r = $g->patch("$ret/offh", $body);
+        return ($r->{status}, $hmgets->() - $h, $r);
+    };
+    my $ours = '{rh:rh}:o:2:offh';
+
+    is($c->post($ret, { sessionKey => 'offh', deviceName => 'd' })
+        ->{status}, 201, 'cache=off: an object created through C');
+    my ($st, $n) = $cost->($c, { acsGroupId => 'c1' });
+    is("$st $n", '200 2', '... its first PATCH reads it (no hint of a '
+       . 'create)');
+    ($st, $n) = $cost->($c, { acsHelperUserId => 'c2' });
+    is("$st $n", '200 1', '... the next one reads nothing: one call');
+
+    is($b->patch("$ret/offh", { acsSharerUserId => 'b1' })->{status}, 200,
+       '... a PATCH through B');
+    is((doc($c->get("$ret/offh")) // {})->{acsSharerUserId}, 'b1',
+       '... a GET through C answers B\'s version, never the hint');
+    my ($st2, $n2, $r) = $cost->($c, { pubSubGroupId => 'c3' });
+    is("$st2 $n2", '200 3', '... a PATCH through C from its hint, behind: '
+       . 'refused, made again from what the refusal gave, no read');
+    my $d = doc($r) // {};
+    is(join(',', map { $d->{$_} // '-' }
+                 qw(acsGroupId acsHelperUserId acsSharerUserId pubSubGroupId)),
+       'c1,c2,b1,c3', '... and loses none of the changes');
+    like($r->{headers}{etag} // '', qr/^W\/"\d+"$/, '... with its ETag');
+
+    # an ETag B gave, which C's hint does not have: 200, not 412
+    my $e = $b->patch("$ret/offh", { deviceName => 'b2' })->{headers}{etag};
+    is($c->patch("$ret/offh", { deviceName => 'c4' },
+                 headers => ['If-Match' => $e])->{status}, 200,
+       '... If-Match with the ETag B just gave: 200');
+    is($c->patch("$ret/offh", { deviceName => 'c5' },
+                 headers => ['If-Match' => $e])->{status}, 412,
+       '... and with it once more: 412');
+
+    # another writer before every PATCH (its version changed in Redis):
+    # the hints stop being read after a few, but for a probe in 32
+    my @n;
+    my $bad = 0;
+    for my $i (1 .. 96) {
+        $redis->cmd('HSET', $ours, 'v', 1_000_000_000 + $i);
+        my ($st, $n) = $cost->($c, { deviceName => "g$i" });
+        $bad++ unless $st == 200;
+        push @n, $n;
+    }
+    is($bad, 0, '... PATCHes after another writer\'s every time: 200');
+    my $late = 0;
+    $late += $_ for @n[32 .. 95];
+    my $hinted = grep { $_ == 3 } @n[32 .. 95];
+    ok($hinted <= 4 && $late <= 2 * 64 + 4, '... most of them no longer '
+       . "read a hint (of the last 64: $hinted did, HMGETs $late)")
+        or diag "@n";
+    is((doc($c->get("$ret/offh")) // {})->{deviceName}, 'g96',
+       '... the last one is there');
+
+    is($c->delete("$ret/offh")->{status}, 204, '... deleted');
+    is($c->patch("$ret/offh", { deviceName => 'x' })->{status}, 404,
+       '... a PATCH after it: 404');
+}
+
+
 # hints take at most half of a zone: writes through a gateway whose zone
 # is far smaller than what it writes all succeed, and leave half free
 
@@ -670,10 +747,24 @@ ok(ready($a, $b, $c), 'three gateways connected');
     my $g = gateway($redis4, params => "timeout=${T}ms");
     my $h = gateway($redis4, params => "timeout=${T}ms",
                     main => -e $NCHAN ? "load_module $NCHAN;" : '');
-    ok(ready($g, $h), 'two gateways (one with nchan loaded beside it)');
+    my $o = gateway($redis4, params => "timeout=${T}ms cache=off");
+    ok(ready($g, $h, $o), 'two gateways (one with nchan loaded beside it), '
+       . 'and one without copies');
     is($g->post($acc, { sessionKey => 'r1' })->{status}, 201, 'a write');
     is($h->get("$acc/r1")->{status}, 200, '... read on the other')
         for 1 .. 2;
+
+    # a hint of the gateway without copies, of a version the new Redis
+    # will give another object of that key
+    is($o->post($acc, { sessionKey => 'rz', pubSubEncryptionKey => 'old' })
+        ->{status}, 201, '... and through the one without copies');
+    my $tag;
+    for (1 .. 2) {
+        $tag = $o->patch("$acc/rz", { pubSubEncryption => 'p' })
+            ->{headers}{etag} // '';
+    }
+    my ($v) = $tag =~ /^W\/"(\d+)"$/;
+    ok($v, "... its hint, version $tag");
 
     $redis4->stop();
     is($g->get("$acc/r1")->{status}, 503, 'Redis killed: 503');
@@ -687,6 +778,16 @@ ok(ready($a, $b, $c), 'three gateways connected');
        '... the object of the old Redis is gone everywhere');
     is($h->get("$acc/r2")->{status}, 200, '... the new one is read');
     ok(status_of($g)->{backend}{reconnects} > 0, '... reconnects counted');
+
+    ok(defined within(10, sub { $o->get("$acc/r2")->{status} == 200 }),
+       '... the gateway without copies reconnects too');
+    is($g->post($acc, { sessionKey => 'rz', pubSubEncryptionKey => 'new' })
+        ->{status}, 201, '... the key of its hint created anew');
+    $redis4->cmd('HSET', '{rh:rh}:o:1:rz', 'v', $v // 0);
+    my $z = doc($o->patch("$acc/rz", { pubSubEncryption => 'q' })) // {};
+    is(($z->{pubSubEncryptionKey} // '-') . ',' . ($z->{pubSubEncryption} // '-'),
+       'new,q', '... its PATCH is made from the new object, not from the '
+       . 'hint of the old Redis (of the same version)');
 
     is($redis4->cmd('SCRIPT', 'FLUSH'), 'OK', 'SCRIPT FLUSH');
     is($g->post($acc, { sessionKey => 'r3' })->{status}, 201,
