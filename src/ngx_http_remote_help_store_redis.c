@@ -970,6 +970,13 @@ ngx_http_remote_help_redis_put_done(ngx_http_remote_help_redis_call_t *call,
  * what the zone had of "from" went with it; a new object's, if any
  * change at all was heard of since it was sent.  Either errs only to
  * the side of forgetting a hint early.
+ *
+ * The hint of a create costs a create about a tenth more (measured,
+ * docs/performance.md), and it is what lets the hint of the first
+ * update survive that update's own change heard of: an update whose
+ * "from" the zone does not have is taken as heard of already.  Without
+ * copies, nothing is heard of: a hint stays until replaced or dropped,
+ * and a create keeps none.
  */
 
 static void
@@ -981,11 +988,10 @@ ngx_http_remote_help_redis_hint(ngx_http_remote_help_redis_zone_t *rz,
     ngx_http_remote_help_record_t  rec;
 
     if (!rz->cache && from == NGX_HTTP_RH_CREATE) {
-        /* without copies, a create is kept of nothing: its cost stays */
+        /* nothing to start a chain of hints for: its cost stays */
         return;
     }
 
-    /* without copies, nothing is heard of: kept until replaced or dropped */
     heard = rz->cache && (rz->zone->counters->changes != call->inval);
 
     /* fills of it in flight, read before this write, are refused */
