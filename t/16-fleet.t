@@ -84,6 +84,15 @@ sub status_of {
     return $r->{status} == 200 ? json_decode($r->{body}) : {};
 }
 
+# how many times Redis has run a command (INFO commandstats), scripts'
+# calls of it included
+sub calls {
+    my ($redis, $command) = @_;
+    my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
+        =~ /cmdstat_\Q$command\E:calls=(\d+)/;
+    return $n // 0;
+}
+
 # the gateways answer once they are connected
 sub ready {
     my (@t) = @_;
@@ -269,11 +278,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
 # and a PATCH made from one that another write overtook loses nothing
 
 {
-    my $hmgets = sub {
-        my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
-            =~ /cmdstat_hmget:calls=(\d+)/;
-        return $n // 0;
-    };
+    my $hmgets = sub { calls($redis, 'hmget') };
     is($a->post($ret, { sessionKey => 'hint', deviceName => 'd' })
         ->{status}, 201, 'hints: the object created through A');
     my $h0 = $hmgets->();
@@ -292,11 +297,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
     # reads Redis's version, and is not refused for a version B replaced
     # (INCR: only a write's script makes one; the sweep's runs too, now
     # and then, with neither INCR nor HMGET)
-    my $evals = sub {
-        my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
-            =~ /cmdstat_incr:calls=(\d+)/;
-        return $n // 0;
-    };
+    my $evals = sub { calls($redis, 'incr') };
     for my $i (1 .. 5) {
         $a->patch("$ret/hint", { acsGroupId => "a$i" });
         sleep 0.05;                              # A hears of its own
@@ -344,11 +345,7 @@ ok(ready($a, $b, $c), 'three gateways connected');
 # when it refuses, one more for a read)
 
 {
-    my $hmgets = sub {
-        my ($n) = ($redis->cmd('INFO', 'commandstats') // '')
-            =~ /cmdstat_hmget:calls=(\d+)/;
-        return $n // 0;
-    };
+    my $hmgets = sub { calls($redis, 'hmget') };
     my $cost = sub {
         my ($g, $body) = @_;
         my $h = $hmgets->();
