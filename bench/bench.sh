@@ -31,7 +31,11 @@
 #               module without it and to the Node.js + Redis peer of
 #               ../shared/peers/node when it is there; nginx's (and
 #               Redis's) CPU microseconds per request; --no-fleet leaves
-#               it out
+#               it out. The two gateways run one worker fewer than the
+#               other targets (FLEET_WORKERS, 1 with the 2 workers here),
+#               leaving Redis, on the same cores, one of its own, as
+#               docs/fleet.md ("Cores") advises; FLEET_WORKERS=2 runs
+#               them with as many as the others
 #   --sweep N   also: N objects that expire in the same second (expire=on):
 #               how long the sweep takes, and the longest answer of a
 #               GET sent meanwhile on 4 connections (a worker's pause)
@@ -49,6 +53,7 @@ RUN=$ROOT/build/bench
 WRK_SCRIPT=$ROOT/bench/wrk/remote_help.lua
 
 DURATION=5 ROUNDS=3 CONNS=64 THREADS=2 KEYS=10000 WORKERS=2
+FLEET_WORKERS=${FLEET_WORKERS:-$(( WORKERS > 1 ? WORKERS - 1 : 1 ))}
 WORKLOADS="get patch post mixed list listfilter listrare listselect" SCALE=0 FILL=0 PEER=1 STATE=1 LIFE=1 SWEEP=0 JWT=1
 FLEET=1
 ZONE_SIZE=1024m
@@ -439,7 +444,7 @@ if [[ $FLEET == 1 ]]; then
         done
         RPID[$c]=$(cat "$RUN/redis-$c/redis.pid")
         HTTP_PARAM="remote_help_redis fleet server=127.0.0.1:${RPORT[$c]} cache=$c;" \
-        STATE_PARAM="backend=fleet" \
+        STATE_PARAM="backend=fleet" WORKERS=$FLEET_WORKERS \
             render "$ROOT/bench/module.conf.tmpl" "fleet-$c" 256m
         start "fleet-$c"
         load "fleet-$c" "$KEYS"
@@ -474,7 +479,7 @@ if [[ $FLEET == 1 ]]; then
         esac
     }
     echo
-    echo "# fleet: the module with backend= (a redis-server for each, the same 2 cores),"\
+    echo "# fleet: the module with backend= (a redis-server for each, the same 2 cores; the gateways with worker_processes $FLEET_WORKERS, the others $WORKERS),"\
          "cache=on and cache=off, against the module without it$([[ " ${FT[*]} " == *" node "* ]] && echo " and the Node.js + Redis peer")"
     printf '\n| workload | target | median req/s | its CPU us/req | Redis CPU us/req | non-2xx |\n|---|---|---|---|---|---|\n'
     FSUM=""
