@@ -885,10 +885,11 @@ ngx_http_remote_help_state_finish(ngx_http_remote_help_zone_t *zone)
     err = (fsync(st->tmp_fd) == -1) ? ngx_errno : 0;
 
     if (err) {
+        /* abandoned before it is said: the alert's reader finds no .tmp */
+        ngx_http_remote_help_state_abort(zone);
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
                       "fsync(\"%s\") failed, compaction abandoned",
                       st->tmp.data);
-        ngx_http_remote_help_state_abort(zone);
         return;
     }
 
@@ -951,6 +952,8 @@ ngx_http_remote_help_state_renamed(ngx_http_remote_help_zone_t *zone,
     st = zone->state;
 
     if (err) {
+        ngx_http_remote_help_state_abort(zone);
+
         if (err != NGX_EAGAIN) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
                           ngx_rename_file_n " \"%s\" to \"%s\" failed, "
@@ -958,7 +961,6 @@ ngx_http_remote_help_state_renamed(ngx_http_remote_help_zone_t *zone,
                           st->path.data);
         }
 
-        ngx_http_remote_help_state_abort(zone);
         return;
     }
 
@@ -1116,10 +1118,10 @@ ngx_http_remote_help_state_ended(ngx_event_t *ev)
     switch (st->task_step) {
 
     case NGX_HTTP_RH_TASK_FSYNC:
+        ngx_http_remote_help_state_abort(zone);
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, st->task_err,
                       "fsync(\"%s\") failed, compaction abandoned",
                       st->tmp.data);
-        ngx_http_remote_help_state_abort(zone);
         return;
 
     case NGX_HTTP_RH_TASK_LOCK:
